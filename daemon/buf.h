@@ -1,0 +1,35 @@
+/*
+ * A growable byte buffer with a read offset: bytes are appended at the end
+ * and consumed from the front.  An empty buffer owns no memory until the
+ * first append, so idle connections cost nothing here.
+ */
+#ifndef HELLOD_BUF_H
+#define HELLOD_BUF_H
+
+#include <stddef.h>
+
+struct buf {
+	char *data;
+	size_t off; /* first unconsumed byte */
+	size_t len; /* end of the stored bytes */
+	size_t cap;
+};
+
+int buf_append(struct buf *b, const void *p, size_t n);
+void buf_consume(struct buf *b, size_t n);
+void buf_clear(struct buf *b);
+void buf_release(struct buf *b);
+
+static inline size_t
+buf_size(const struct buf *b)
+{
+	return b->len - b->off;
+}
+
+static inline const char *
+buf_head(const struct buf *b)
+{
+	return b->data + b->off;
+}
+
+#endif

@@ -1,0 +1,677 @@
+#include "config.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A config file is a few hundred bytes; refuse anything absurd. */
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+enum config_type {
+	CONFIG_INT,
+	CONFIG_STRING,
+	CONFIG_ENUM,
+	CONFIG_ADDRESSES,
+};
+
+/* Validates a key's new value and derives what depends on it. */
+typedef int (*config_check_fn)(struct config *cfg, char *why, size_t whylen);
+
+/* One row per key: its type, bounds, default and where it is stored. */
+struct config_key {
+	const char *name;
+	enum config_type type;
+	size_t offset;
+	long long min;
+	long long max;
+	long long def;
+	const char *def_str;
+	const char *const *choices;
+	config_check_fn check;
+};
+
+static int config_check_bind(struct config *, char *, size_t);
+static int config_check_welcome(struct config *, char *, size_t);
+static int config_check_reply(struct config *, char *, size_t);
+
+static const char *const config_framings[] = { "auto", "line", "raw", NULL };
+static const char *const config_levels[] = { "error", "warning", "info",
+	"debug", NULL };
+static const char *const config_default_bind[] = { "127.0.0.1", "::1" };
+
+#define FIELD(f) offsetof(struct config, f)
+
+static const struct config_key config_keys[] = {
+	{ .name = "port", .type = CONFIG_INT, .offset = FIELD(port),
+	    .min = 0, .max = 65535, .def = 9999 },
+	{ .name = "backlog", .type = CONFIG_INT, .offset = FIELD(backlog),
+	    .min = 1, .max = 65535, .def = 128 },
+	{ .name = "bind", .type = CONFIG_ADDRESSES, .offset = FIELD(bind),
+	    .check = config_check_bind },
+	{ .name = "max_line", .type = CONFIG_INT, .offset = FIELD(max_line),
+	    .min = 1, .max = 1024 * 1024, .def = 1024 },
+	{ .name = "fragment_delay_ms", .type = CONFIG_INT,
+	    .offset = FIELD(fragment_delay_ms), .min = 1, .max = 10000,
+	    .def = 100 },
+	{ .name = "shutdown_timeout", .type = CONFIG_INT,
+	    .offset = FIELD(shutdown_timeout), .min = 1, .max = 3600,
+	    .def = 10 },
+	{ .name = "framing", .type = CONFIG_ENUM, .offset = FIELD(framing),
+	    .choices = config_framings, .def = PROTO_FRAMING_AUTO },
+	{ .name = "log_level", .type = CONFIG_ENUM, .offset = FIELD(log_level),
+	    .choices = config_levels, .def = LOG_LEVEL_INFO },
+	{ .name = "welcome", .type = CONFIG_STRING, .offset = FIELD(welcome),
+	    .def_str = "Welcome!", .check = config_check_welcome },
+	{ .name = "reply", .type = CONFIG_STRING, .offset = FIELD(reply),
+	    .def_str = "Hello, %s!", .check = config_check_reply },
+};
+
+#define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+const char *
+config_framing_name(int framing)
+{
+	return config_framings[framing];
+}
+
+static void
+config_list_clear(struct config_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		free(list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->count = 0;
+}
+
+static int
+config_list_add(struct config_list *list, const char *item)
+{
+	char **items = realloc(list->items, (list->count + 1) * sizeof(*items));
+
+	if (items == NULL)
+		return -1;
+	list->items = items;
+	if ((items[list->count] = strdup(item)) == NULL)
+		return -1;
+	list->count++;
+	return 0;
+}
+
+static int
+config_set_string(char **field, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (copy == NULL)
+		return -1;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+static bool
+config_has_line_break(const char *text)
+{
+	return strpbrk(text, "\r\n") != NULL;
+}
+
+static int
+config_check_bind(struct config *cfg, char *why, size_t whylen)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST,
+		.ai_socktype = SOCK_STREAM };
+
+	if (cfg->bind.count == 0) {
+		snprintf(why, whylen, "needs at least one address");
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->bind.count; i++) {
+		const char *addr = cfg->bind.items[i];
+		struct addrinfo *res;
+
+		if (getaddrinfo(addr, NULL, &hints, &res) != 0) {
+			snprintf(why, whylen,
+			    "'%s' is not a numeric IPv4 or IPv6 address", addr);
+			return -1;
+		}
+		freeaddrinfo(res);
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(cfg->bind.items[j], addr) == 0) {
+				snprintf(why, whylen, "'%s' is listed twice",
+				    addr);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int
+config_check_welcome(struct config *cfg, char *why, size_t whylen)
+{
+	size_t len = strlen(cfg->welcome);
+	char *line;
+
+	if (config_has_line_break(cfg->welcome)) {
+		snprintf(why, whylen,
+		    "must be one line (hellod adds the line ending)");
+		return -1;
+	}
+	if ((line = malloc(len + 3)) == NULL)
+		return -1;
+	memcpy(line, cfg->welcome, len);
+	if (len > 0)
+		memcpy(line + len, "\r\n", 2), len += 2;
+	line[len] = '\0';
+	free(cfg->welcome_line);
+	cfg->welcome_line = line;
+	cfg->welcome_line_len = len;
+	return 0;
+}
+
+/*
+ * Copies template text up to the name directive (or the end), turning %%
+ * into %.  Returns the number of template bytes read, or -1 with why set on
+ * a directive other than %s and %%.
+ */
+static long
+config_template_part(const char *tmpl, char *out, char *why, size_t whylen)
+{
+	const char *p = tmpl;
+	size_t n = 0;
+
+	while (*p != '\0') {
+		if (*p != '%') {
+			out[n++] = *p++;
+			continue;
+		}
+		if (p[1] == '%') {
+			out[n++] = '%';
+			p += 2;
+			continue;
+		}
+		if (p[1] == 's')
+			break;
+		snprintf(why, whylen,
+		    "'%%%.1s' is not allowed: use exactly one %%s for the name "
+		    "and %%%% for a literal %%",
+		    p[1] != '\0' ? p + 1 : "");
+		return -1;
+	}
+	out[n] = '\0';
+	return (long)(p - tmpl);
+}
+
+static int
+config_check_reply(struct config *cfg, char *why, size_t whylen)
+{
+	const char *tmpl = cfg->reply;
+	size_t len = strlen(tmpl);
+	char *head = malloc(len + 1), *tail = malloc(len + 1);
+	long n;
+
+	if (head == NULL || tail == NULL)
+		goto fail;
+	if (config_has_line_break(tmpl)) {
+		snprintf(why, whylen,
+		    "must be one line (hellod adds the line ending)");
+		goto fail;
+	}
+	if ((n = config_template_part(tmpl, head, why, whylen)) == -1)
+		goto fail;
+	if (tmpl[n] == '\0') {
+		snprintf(why, whylen, "needs one %%s where the name goes");
+		goto fail;
+	}
+	tmpl += n + 2;
+	if ((n = config_template_part(tmpl, tail, why, whylen)) == -1)
+		goto fail;
+	if (tmpl[n] != '\0') {
+		snprintf(why, whylen, "has more than one %%s");
+		goto fail;
+	}
+	free(cfg->reply_head);
+	free(cfg->reply_tail);
+	cfg->reply_head = head;
+	cfg->reply_tail = tail;
+	return 0;
+fail:
+	free(head);
+	free(tail);
+	return -1;
+}
+
+static void
+config_fail(char *err, size_t errlen, const char *path, int line,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+config_fail(char *err, size_t errlen, const char *path, int line,
+    const char *fmt, ...)
+{
+	int n = line > 0 ? snprintf(err, errlen, "%s:%d: ", path, line)
+			 : snprintf(err, errlen, "%s: ", path);
+	va_list ap;
+
+	if (n < 0 || (size_t)n >= errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+/* Reads the whole file, so errors name the file and the cause exactly. */
+static char *
+config_read_text(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0;
+
+	if (fd == -1) {
+		config_fail(err, errlen, path, 0, "cannot open: %s",
+		    strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		config_fail(err, errlen, path, 0, "not a regular file");
+		goto fail;
+	}
+	if ((text = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
+		config_fail(err, errlen, path, 0, "out of memory");
+		goto fail;
+	}
+	for (;;) {
+		ssize_t n = read(fd, text + len, CONFIG_FILE_MAX + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			config_fail(err, errlen, path, 0, "cannot read: %s",
+			    strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONFIG_FILE_MAX) {
+			config_fail(err, errlen, path, 0,
+			    "larger than %d bytes", CONFIG_FILE_MAX);
+			goto fail;
+		}
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		config_fail(err, errlen, path, 0, "contains a NUL byte");
+		goto fail;
+	}
+	text[len] = '\0';
+	close(fd);
+	return text;
+fail:
+	free(text);
+	close(fd);
+	return NULL;
+}
+
+static const char *
+config_line_start(const char *text, int line)
+{
+	for (int i = 1; i < line && text != NULL; i++) {
+		text = strchr(text, '\n');
+		if (text != NULL)
+			text++;
+	}
+	return text;
+}
+
+/*
+ * libconfig 1.5 silently wraps integer literals that do not fit 32 bits
+ * (4294975073 reads as 7777), so the literal after "key =" is parsed again
+ * here.  Returns false when the source cannot be matched, and the caller
+ * keeps libconfig's value.
+ */
+static bool
+config_int_literal(const char *text, int line, const char *key,
+    long long *value, bool *overflow)
+{
+	const char *p = config_line_start(text, line);
+	size_t keylen = strlen(key);
+
+	for (; p != NULL && (p = strstr(p, key)) != NULL; p += keylen) {
+		const char *q = p + keylen;
+		if (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+			continue;
+		q += strspn(q, " \t\r\n");
+		if (*q != '=' && *q != ':')
+			continue;
+		q++;
+		q += strspn(q, " \t\r\n");
+		char *end;
+		errno = 0;
+		*value = strtoll(q, &end, 0);
+		if (end == q)
+			return false;
+		*overflow = errno == ERANGE;
+		return true;
+	}
+	return false;
+}
+
+static const char *
+config_type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP:
+		return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a float";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	default:
+		return "a list";
+	}
+}
+
+static int
+config_get_int(struct config *cfg, const struct config_key *key,
+    config_setting_t *s, const char *text, char *why, size_t whylen)
+{
+	long long v = config_setting_get_int64(s);
+	bool overflow = false;
+
+	if (s->type != CONFIG_TYPE_INT && s->type != CONFIG_TYPE_INT64) {
+		snprintf(why, whylen, "expected an integer, got %s",
+		    config_type_name(s->type));
+		return -1;
+	}
+	config_int_literal(text, config_setting_source_line(s), key->name, &v,
+	    &overflow);
+	if (overflow || v < key->min || v > key->max) {
+		snprintf(why, whylen, "%s%lld is out of range (%lld to %lld)",
+		    overflow ? "beyond " : "", v, key->min, key->max);
+		return -1;
+	}
+	*(int *)((char *)cfg + key->offset) = (int)v;
+	return 0;
+}
+
+static int
+config_get_enum(struct config *cfg, const struct config_key *key,
+    config_setting_t *s, char *why, size_t whylen)
+{
+	const char *v = config_setting_get_string(s);
+	size_t n;
+
+	if (v == NULL) {
+		snprintf(why, whylen, "expected a string, got %s",
+		    config_type_name(s->type));
+		return -1;
+	}
+	for (int i = 0; key->choices[i] != NULL; i++) {
+		if (strcmp(v, key->choices[i]) == 0) {
+			*(int *)((char *)cfg + key->offset) = i;
+			return 0;
+		}
+	}
+	n = (size_t)snprintf(why, whylen, "'%s' is not one of", v);
+	for (int i = 0; key->choices[i] != NULL && n < whylen; i++)
+		n += (size_t)snprintf(why + n, whylen - n, "%s %s",
+		    i > 0 ? "," : "", key->choices[i]);
+	return -1;
+}
+
+static int
+config_get_string(struct config *cfg, const struct config_key *key,
+    config_setting_t *s, char *why, size_t whylen)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (v == NULL) {
+		snprintf(why, whylen, "expected a string, got %s",
+		    config_type_name(s->type));
+		return -1;
+	}
+	if (config_set_string((char **)((char *)cfg + key->offset), v) == -1) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+config_get_addresses(struct config *cfg, const struct config_key *key,
+    config_setting_t *s, char *why, size_t whylen)
+{
+	struct config_list *list = (void *)((char *)cfg + key->offset);
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		snprintf(why, whylen,
+		    "expected a list of addresses like [\"127.0.0.1\"], "
+		    "got %s",
+		    config_type_name(s->type));
+		return -1;
+	}
+	config_list_clear(list);
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const char *addr =
+		    config_setting_get_string(config_setting_get_elem(s,
+			(unsigned)i));
+		if (addr == NULL) {
+			snprintf(why, whylen, "entry %d is not a string",
+			    i + 1);
+			return -1;
+		}
+		if (config_list_add(list, addr) == -1) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+	}
+	cfg->bind_is_default = false;
+	return 0;
+}
+
+static int
+config_get_key(struct config *cfg, const struct config_key *key,
+    config_setting_t *s, const char *text, char *why, size_t whylen)
+{
+	int rc = -1;
+
+	switch (key->type) {
+	case CONFIG_INT:
+		rc = config_get_int(cfg, key, s, text, why, whylen);
+		break;
+	case CONFIG_ENUM:
+		rc = config_get_enum(cfg, key, s, why, whylen);
+		break;
+	case CONFIG_STRING:
+		rc = config_get_string(cfg, key, s, why, whylen);
+		break;
+	case CONFIG_ADDRESSES:
+		rc = config_get_addresses(cfg, key, s, why, whylen);
+		break;
+	}
+	if (rc == 0 && key->check != NULL)
+		rc = key->check(cfg, why, whylen);
+	return rc;
+}
+
+static const struct config_key *
+config_find_key(const char *name)
+{
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+static int
+config_set_default(struct config *cfg, const struct config_key *key)
+{
+	char why[256];
+	int rc = 0;
+
+	switch (key->type) {
+	case CONFIG_INT:
+	case CONFIG_ENUM:
+		*(int *)((char *)cfg + key->offset) = (int)key->def;
+		break;
+	case CONFIG_STRING:
+		rc = config_set_string((char **)((char *)cfg + key->offset),
+		    key->def_str);
+		break;
+	case CONFIG_ADDRESSES:
+		for (size_t i = 0; i < 2 && rc == 0; i++)
+			rc = config_list_add(&cfg->bind,
+			    config_default_bind[i]);
+		cfg->bind_is_default = true;
+		break;
+	}
+	if (rc == 0 && key->check != NULL)
+		rc = key->check(cfg, why, sizeof(why));
+	return rc;
+}
+
+static struct config *
+config_new(const char *path)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+
+	if (cfg == NULL)
+		return NULL;
+	atomic_init(&cfg->refs, 1);
+	if ((cfg->path = strdup(path)) == NULL)
+		goto fail;
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		if (config_set_default(cfg, &config_keys[i]) == -1)
+			goto fail;
+	return cfg;
+fail:
+	config_unref(cfg);
+	return NULL;
+}
+
+/* The first word on a line, to name the key a syntax error stands at. */
+static void
+config_word_at(const char *text, int line, char *word, size_t wordlen)
+{
+	const char *p = config_line_start(text, line);
+	size_t n = 0;
+
+	word[0] = '\0';
+	if (p == NULL)
+		return;
+	p += strspn(p, " \t");
+	while (n + 1 < wordlen && (isalnum((unsigned char)p[n]) || p[n] == '_'))
+		n++;
+	memcpy(word, p, n);
+	word[n] = '\0';
+}
+
+static int
+config_parse(struct config *cfg, const char *text, char *err, size_t errlen)
+{
+	config_t lc;
+	config_setting_t *root;
+	char why[256];
+	int rc = -1;
+
+	config_init(&lc);
+	if (!config_read_string(&lc, text)) {
+		int line = config_error_line(&lc);
+		char word[64];
+		config_word_at(text, line, word, sizeof(word));
+		config_fail(err, errlen, cfg->path, line, "%s%s%s%s",
+		    config_error_text(&lc), word[0] ? " (at '" : "", word,
+		    word[0] ? "')" : "");
+		goto done;
+	}
+	root = config_root_setting(&lc);
+	for (int i = 0; i < config_setting_length(root); i++) {
+		config_setting_t *s = config_setting_get_elem(root,
+		    (unsigned)i);
+		const struct config_key *key =
+		    config_find_key(config_setting_name(s));
+		int line = config_setting_source_line(s);
+		if (key == NULL) {
+			config_fail(err, errlen, cfg->path, line,
+			    "%s: unknown key", config_setting_name(s));
+			goto done;
+		}
+		if (config_get_key(cfg, key, s, text, why, sizeof(why))) {
+			config_fail(err, errlen, cfg->path, line, "%s: %s",
+			    key->name, why);
+			goto done;
+		}
+	}
+	cfg->proto = (struct proto_params) {
+		.reply_head = cfg->reply_head,
+		.reply_head_len = strlen(cfg->reply_head),
+		.reply_tail = cfg->reply_tail,
+		.reply_tail_len = strlen(cfg->reply_tail),
+		.max_line = (size_t)cfg->max_line,
+		.framing = (enum proto_framing)cfg->framing,
+	};
+	rc = 0;
+done:
+	config_destroy(&lc);
+	return rc;
+}
+
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+	struct config *cfg;
+	char *text;
+
+	if ((text = config_read_text(path, err, errlen)) == NULL)
+		return NULL;
+	if ((cfg = config_new(path)) == NULL) {
+		config_fail(err, errlen, path, 0, "out of memory");
+	} else if (config_parse(cfg, text, err, errlen) == -1) {
+		config_unref(cfg);
+		cfg = NULL;
+	}
+	free(text);
+	return cfg;
+}
+
+struct config *
+config_ref(struct config *cfg)
+{
+	atomic_fetch_add_explicit(&cfg->refs, 1, memory_order_relaxed);
+	return cfg;
+}
+
+void
+config_unref(struct config *cfg)
+{
+	if (cfg == NULL ||
+	    atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel) > 1)
+		return;
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		if (config_keys[i].type == CONFIG_STRING)
+			free(*(char **)((char *)cfg + config_keys[i].offset));
+	config_list_clear(&cfg->bind);
+	free(cfg->welcome_line);
+	free(cfg->reply_head);
+	free(cfg->reply_tail);
+	free(cfg->path);
+	free(cfg);
+}

@@ -1,0 +1,50 @@
+/*
+ * The configuration: built-in defaults overlaid with a libconfig file.
+ * A loaded config is immutable and reference-counted, so a reload can swap
+ * in a new one while every open connection keeps the one it started with.
+ */
+#ifndef HELLOD_CONFIG_H
+#define HELLOD_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+#include "proto.h"
+
+struct config_list {
+	char **items;
+	size_t count;
+};
+
+struct config {
+	atomic_int refs;
+	char *path;
+
+	int port;
+	int backlog;
+	struct config_list bind;
+	bool bind_is_default; /* addresses the host lacks are skipped */
+	int max_line;
+	int fragment_delay_ms;
+	int shutdown_timeout;
+	int framing; /* enum proto_framing */
+	int log_level; /* enum log_level */
+	char *welcome;
+	char *reply;
+
+	/* Derived from the keys above. */
+	char *welcome_line; /* welcome text and CRLF, or "" */
+	size_t welcome_line_len;
+	char *reply_head;
+	char *reply_tail;
+	struct proto_params proto;
+};
+
+struct config *config_load(const char *path, char *err, size_t errlen);
+struct config *config_ref(struct config *cfg);
+void config_unref(struct config *cfg);
+const char *config_framing_name(int framing);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * A listening socket on the event loop.  It accepts in bounded batches and,
+ * when the process runs out of descriptors, pauses instead of spinning.
+ */
+#ifndef HELLOD_LISTENER_H
+#define HELLOD_LISTENER_H
+
+#include <event2/event.h>
+#include <stddef.h>
+
+#include "net.h"
+
+struct listener;
+
+typedef void (*listener_accept_fn)(int fd, const union net_addr *peer,
+    void *arg);
+
+struct listener *listener_open(struct event_base *base,
+    const union net_addr *addr, int backlog, listener_accept_fn cb, void *arg,
+    char *err, size_t errlen);
+void listener_free(struct listener *l);
+int listener_set_backlog(struct listener *l, int backlog);
+void listener_drain(struct listener *l);
+const union net_addr *listener_addr(const struct listener *l);
+const char *listener_name(const struct listener *l);
+
+#endif

@@ -1,0 +1,120 @@
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static enum log_level log_threshold = LOG_LEVEL_INFO;
+
+static const char *const log_names[] = {
+	[LOG_LEVEL_ERROR] = "error",
+	[LOG_LEVEL_WARNING] = "warning",
+	[LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_DEBUG] = "debug",
+};
+
+void
+log_set_level(enum log_level level)
+{
+	log_threshold = level;
+}
+
+int
+log_is_enabled(enum log_level level)
+{
+	return level <= log_threshold;
+}
+
+/*
+ * One write per line, so lines from concurrent writers to the same stderr
+ * never interleave.
+ */
+static void
+log_emit(enum log_level level, const char *errstr, const char *fmt,
+    va_list ap)
+{
+	char line[1024];
+	struct timespec now;
+	struct tm tm;
+	size_t n;
+
+	if (!log_is_enabled(level))
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	localtime_r(&now.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ld %s: ",
+	    now.tv_nsec / 1000000, log_names[level]);
+	int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	n = m < 0 ? n : n + (size_t)m;
+	if (errstr != NULL && n < sizeof(line))
+		n += (size_t)snprintf(line + n, sizeof(line) - n, ": %s",
+		    errstr);
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	fwrite(line, 1, n, stderr);
+}
+
+#define LOG_DEFINE(name, level, with_errno)                                  \
+	void name(const char *fmt, ...)                                      \
+	{                                                                    \
+		const char *errstr = with_errno ? strerror(errno) : NULL;    \
+		va_list ap;                                                  \
+		va_start(ap, fmt);                                           \
+		log_emit(level, errstr, fmt, ap);                            \
+		va_end(ap);                                                  \
+	}
+
+LOG_DEFINE(log_warn, LOG_LEVEL_WARNING, 1)
+LOG_DEFINE(log_warnx, LOG_LEVEL_WARNING, 0)
+LOG_DEFINE(log_error, LOG_LEVEL_ERROR, 0)
+LOG_DEFINE(log_info, LOG_LEVEL_INFO, 0)
+LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG, 0)
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LEVEL_ERROR, NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/*
+ * Copies client bytes for a log line: printable ASCII as is, everything else
+ * (control bytes, DEL, non-ASCII, backslash) as a \xNN escape, so no client
+ * can write to a terminal or forge a log line.  Always NUL-terminates;
+ * returns the length written.
+ */
+size_t
+log_escape(char *dst, size_t dstlen, const char *src, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	if (dstlen == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)src[i];
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+			if (n + 1 >= dstlen)
+				break;
+			dst[n++] = (char)ch;
+		} else {
+			if (n + 4 >= dstlen)
+				break;
+			dst[n++] = '\\';
+			dst[n++] = 'x';
+			dst[n++] = hex[ch >> 4];
+			dst[n++] = hex[ch & 0xf];
+		}
+	}
+	dst[n] = '\0';
+	return n;
+}

@@ -1,0 +1,31 @@
+/*
+ * Logging in one place.  Helpers report errors to their callers; the caller
+ * that can say something useful logs the event, once.
+ */
+#ifndef HELLOD_LOG_H
+#define HELLOD_LOG_H
+
+#include <stddef.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARNING,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+void log_set_level(enum log_level level);
+int log_is_enabled(enum log_level level);
+
+/* log_warn and fatal append strerror(errno); the x forms do not. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void fatalx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+size_t log_escape(char *dst, size_t dstlen, const char *src, size_t len);
+
+#endif

@@ -1,0 +1,216 @@
+/* hellod: command line and process lifecycle. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "build_config.h"
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+/* Exit codes, as the man page documents them. */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1, /* bad config, cannot listen, runtime failure */
+	EXIT_USAGE = 2, /* bad command line */
+};
+
+struct options {
+	const char *config;
+	int port; /* -1: the file's */
+	bool test_only;
+	bool detach;
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: hellod [-c FILE] [-p PORT] [-t] [-d] [-V] [-h]\n"
+	    "  -c, --config FILE   configuration file (default %s)\n"
+	    "  -p, --port PORT     listen on PORT instead of the file's port "
+	    "(0: any free port)\n"
+	    "  -t, --test-config   check the configuration and exit\n"
+	    "  -d, --daemon        detach and log to syslog\n"
+	    "  -V, --version       print the version and exit\n"
+	    "  -h, --help          print this help and exit\n",
+	    HELLOD_DEFAULT_CONFIG);
+}
+
+static int
+parse_port(const char *arg)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v < 0 || v > 65535)
+		return -1;
+	return (int)v;
+}
+
+/* Returns -1 to go on, or the exit code when the command is done. */
+static int
+parse_options(int argc, char **argv, struct options *opt)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "test-config", no_argument, NULL, 't' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":c:p:tdVh", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'c':
+			opt->config = optarg;
+			break;
+		case 'p':
+			if ((opt->port = parse_port(optarg)) == -1) {
+				fprintf(stderr,
+				    "hellod: --port: '%s' is not a port "
+				    "number (0 to 65535)\n",
+				    optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 't':
+			opt->test_only = true;
+			break;
+		case 'd':
+			opt->detach = true;
+			break;
+		case 'V':
+			printf("hellod %s\n", HELLOD_VERSION);
+			return EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case ':':
+			fprintf(stderr, "hellod: %s needs an argument; see "
+					"hellod --help\n",
+			    argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			fprintf(stderr, "hellod: unknown option '%s'; see "
+					"hellod --help\n",
+			    argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr,
+		    "hellod: unexpected argument '%s'; see hellod --help\n",
+		    argv[optind]);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("received SIG%s", sigabbrev_np((int)sig));
+	server_stop(arg);
+}
+
+static void
+on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	server_reload(arg);
+}
+
+static int
+serve(struct config *cfg, const struct options *opt)
+{
+	static const struct {
+		int sig;
+		event_callback_fn cb;
+	} handlers[] = {
+		{ SIGTERM, on_stop_signal },
+		{ SIGINT, on_stop_signal },
+		{ SIGHUP, on_reload_signal },
+	};
+	struct event *ev_signals[3] = { NULL };
+	struct event_base *base = event_base_new();
+	struct server *srv = NULL;
+	char err[512];
+	int rc = EXIT_ERROR;
+
+	if (base == NULL || (srv = server_new(base, cfg, opt->port)) == NULL) {
+		log_error("cannot start the event loop: out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		ev_signals[i] = evsignal_new(base, handlers[i].sig,
+		    handlers[i].cb, srv);
+		if (ev_signals[i] == NULL ||
+		    event_add(ev_signals[i], NULL) == -1) {
+			log_error("cannot watch signal %d", handlers[i].sig);
+			goto done;
+		}
+	}
+	if (server_listen(srv, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		goto done;
+	}
+	log_info("hellod %s ready (%s framing, config %s)", HELLOD_VERSION,
+	    config_framing_name(cfg->framing), cfg->path);
+	if (event_base_dispatch(base) == -1) {
+		log_error("event loop failed");
+		goto done;
+	}
+	log_info("stopped");
+	rc = EXIT_OK;
+done:
+	server_free(srv);
+	for (size_t i = 0; i < 3; i++)
+		if (ev_signals[i] != NULL)
+			event_free(ev_signals[i]);
+	if (base != NULL)
+		event_base_free(base);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options opt = { .config = HELLOD_DEFAULT_CONFIG, .port = -1 };
+	struct config *cfg;
+	char err[512];
+	int rc;
+
+	if ((rc = parse_options(argc, argv, &opt)) != -1)
+		return rc;
+	if ((cfg = config_load(opt.config, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "hellod: %s\n", err);
+		return EXIT_ERROR;
+	}
+	if (opt.test_only) {
+		printf("hellod: %s: configuration is valid\n", opt.config);
+		config_unref(cfg);
+		return EXIT_OK;
+	}
+	/* A client that vanishes must cost an EPIPE, not the process. */
+	signal(SIGPIPE, SIG_IGN);
+	log_set_level((enum log_level)cfg->log_level);
+	rc = serve(cfg, &opt);
+	config_unref(cfg);
+	return rc;
+}

@@ -1,0 +1,45 @@
+/*
+ * The server: the event loop's listeners and connections, and the
+ * lifecycle around them (start, reload, graceful stop).
+ */
+#ifndef HELLOD_SERVER_H
+#define HELLOD_SERVER_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "conn.h"
+
+/* Bytes read per read event: also bounds the lines handled per event. */
+#define SERVER_INBUF (16 * 1024)
+
+struct listener;
+
+struct server {
+	struct event_base *base;
+	struct config *cfg;
+	int port_override; /* -1 when the command line gave none */
+	struct listener **listeners;
+	size_t nlisteners;
+	struct conn_list conns;
+	size_t nconns;
+	bool stopping;
+	struct event *ev_stop_timeout;
+
+	/* Per-loop scratch space for the message path. */
+	char inbuf[SERVER_INBUF];
+	struct buf outbuf;
+};
+
+struct server *server_new(struct event_base *base, struct config *cfg,
+    int port_override);
+int server_listen(struct server *srv, char *err, size_t errlen);
+void server_reload(struct server *srv);
+void server_stop(struct server *srv);
+void server_conn_gone(struct server *srv);
+void server_free(struct server *srv);
+
+#endif
