@@ -53,28 +53,60 @@ static const char *const config_default_bind[] = { "127.0.0.1", "::1" };
 #define FIELD(f) offsetof(struct config, f)
 
 static const struct config_key config_keys[] = {
-	{ .name = "port", .type = CONFIG_INT, .offset = FIELD(port),
-	    .min = 0, .max = 65535, .def = 9999 },
-	{ .name = "backlog", .type = CONFIG_INT, .offset = FIELD(backlog),
-	    .min = 1, .max = 65535, .def = 128 },
-	{ .name = "bind", .type = CONFIG_ADDRESSES, .offset = FIELD(bind),
+	{ .name = "port",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(port),
+	    .min = 0,
+	    .max = 65535,
+	    .def = 9999 },
+	{ .name = "backlog",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(backlog),
+	    .min = 1,
+	    .max = 65535,
+	    .def = 128 },
+	{ .name = "bind",
+	    .type = CONFIG_ADDRESSES,
+	    .offset = FIELD(bind),
 	    .check = config_check_bind },
-	{ .name = "max_line", .type = CONFIG_INT, .offset = FIELD(max_line),
-	    .min = 1, .max = 1024 * 1024, .def = 1024 },
-	{ .name = "fragment_delay_ms", .type = CONFIG_INT,
-	    .offset = FIELD(fragment_delay_ms), .min = 1, .max = 10000,
+	{ .name = "max_line",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(max_line),
+	    .min = 1,
+	    .max = 1024 * 1024,
+	    .def = 1024 },
+	{ .name = "fragment_delay_ms",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(fragment_delay_ms),
+	    .min = 1,
+	    .max = 10000,
 	    .def = 100 },
-	{ .name = "shutdown_timeout", .type = CONFIG_INT,
-	    .offset = FIELD(shutdown_timeout), .min = 1, .max = 3600,
+	{ .name = "shutdown_timeout",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(shutdown_timeout),
+	    .min = 1,
+	    .max = 3600,
 	    .def = 10 },
-	{ .name = "framing", .type = CONFIG_ENUM, .offset = FIELD(framing),
-	    .choices = config_framings, .def = PROTO_FRAMING_AUTO },
-	{ .name = "log_level", .type = CONFIG_ENUM, .offset = FIELD(log_level),
-	    .choices = config_levels, .def = LOG_LEVEL_INFO },
-	{ .name = "welcome", .type = CONFIG_STRING, .offset = FIELD(welcome),
-	    .def_str = "Welcome!", .check = config_check_welcome },
-	{ .name = "reply", .type = CONFIG_STRING, .offset = FIELD(reply),
-	    .def_str = "Hello, %s!", .check = config_check_reply },
+	{ .name = "framing",
+	    .type = CONFIG_ENUM,
+	    .offset = FIELD(framing),
+	    .choices = config_framings,
+	    .def = PROTO_FRAMING_AUTO },
+	{ .name = "log_level",
+	    .type = CONFIG_ENUM,
+	    .offset = FIELD(log_level),
+	    .choices = config_levels,
+	    .def = LOG_LEVEL_INFO },
+	{ .name = "welcome",
+	    .type = CONFIG_STRING,
+	    .offset = FIELD(welcome),
+	    .def_str = "Welcome!",
+	    .check = config_check_welcome },
+	{ .name = "reply",
+	    .type = CONFIG_STRING,
+	    .offset = FIELD(reply),
+	    .def_str = "Hello, %s!",
+	    .check = config_check_reply },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -253,8 +285,7 @@ fail:
 	return -1;
 }
 
-static void
-config_fail(char *err, size_t errlen, const char *path, int line,
+static void config_fail(char *err, size_t errlen, const char *path, int line,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static void
@@ -470,9 +501,8 @@ config_get_addresses(struct config *cfg, const struct config_key *key,
 	}
 	config_list_clear(list);
 	for (int i = 0; i < config_setting_length(s); i++) {
-		const char *addr =
-		    config_setting_get_string(config_setting_get_elem(s,
-			(unsigned)i));
+		const char *addr = config_setting_get_string(
+		    config_setting_get_elem(s, (unsigned)i));
 		if (addr == NULL) {
 			snprintf(why, whylen, "entry %d is not a string",
 			    i + 1);
@@ -538,8 +568,8 @@ config_set_default(struct config *cfg, const struct config_key *key)
 		break;
 	case CONFIG_ADDRESSES:
 		for (size_t i = 0; i < 2 && rc == 0; i++)
-			rc = config_list_add(&cfg->bind,
-			    config_default_bind[i]);
+			rc =
+			    config_list_add(&cfg->bind, config_default_bind[i]);
 		cfg->bind_is_default = true;
 		break;
 	}
@@ -604,8 +634,8 @@ config_parse(struct config *cfg, const char *text, char *err, size_t errlen)
 	}
 	root = config_root_setting(&lc);
 	for (int i = 0; i < config_setting_length(root); i++) {
-		config_setting_t *s = config_setting_get_elem(root,
-		    (unsigned)i);
+		config_setting_t *s =
+		    config_setting_get_elem(root, (unsigned)i);
 		const struct config_key *key =
 		    config_find_key(config_setting_name(s));
 		int line = config_setting_source_line(s);
@@ -620,7 +650,7 @@ config_parse(struct config *cfg, const char *text, char *err, size_t errlen)
 			goto done;
 		}
 	}
-	cfg->proto = (struct proto_params) {
+	cfg->proto = (struct proto_params){
 		.reply_head = cfg->reply_head,
 		.reply_head_len = strlen(cfg->reply_head),
 		.reply_tail = cfg->reply_tail,

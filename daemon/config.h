@@ -29,7 +29,7 @@ struct config {
 	int max_line;
 	int fragment_delay_ms;
 	int shutdown_timeout;
-	int framing; /* enum proto_framing */
+	int framing;   /* enum proto_framing */
 	int log_level; /* enum log_level */
 	char *welcome;
 	char *reply;

@@ -20,8 +20,8 @@
 static const char conn_goodbye[] = "Server shutting down, goodbye\r\n";
 
 enum conn_state {
-	CONN_OPEN,      /* reading and answering */
-	CONN_FLUSHING,  /* done reading: delivering the last replies */
+	CONN_OPEN,	/* reading and answering */
+	CONN_FLUSHING,	/* done reading: delivering the last replies */
 	CONN_LINGERING, /* replies delivered, write side shut: draining */
 };
 
@@ -40,10 +40,10 @@ struct conn {
 	int fd;
 	enum conn_state state;
 	bool peer_eof;
-	bool stopping;          /* server shutdown: finish what was sent */
-	size_t stop_budget;     /* bytes queued before the shutdown */
-	short events;           /* what ev_io is registered for */
-	const char *why;        /* why the connection is closing */
+	bool stopping;	    /* server shutdown: finish what was sent */
+	size_t stop_budget; /* bytes queued before the shutdown */
+	short events;	    /* what ev_io is registered for */
+	const char *why;    /* why the connection is closing */
 	uint64_t started_ms;
 	struct event ev_io;
 	struct event ev_timer; /* fragment delay, flush or linger timeout */
@@ -182,8 +182,8 @@ conn_send(struct conn *c)
 			buf_consume(pending, (size_t)n);
 	}
 	if (buf_size(pending) > 0) {
-		int rc = buf_append(&c->out, buf_head(pending),
-		    buf_size(pending));
+		int rc =
+		    buf_append(&c->out, buf_head(pending), buf_size(pending));
 		buf_clear(pending);
 		if (rc == -1) {
 			conn_close(c, "out of memory");
@@ -198,8 +198,8 @@ conn_send(struct conn *c)
 static int
 conn_flush(struct conn *c)
 {
-	ssize_t n = send(c->fd, buf_head(&c->out), buf_size(&c->out),
-	    MSG_NOSIGNAL);
+	ssize_t n =
+	    send(c->fd, buf_head(&c->out), buf_size(&c->out), MSG_NOSIGNAL);
 
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
@@ -278,8 +278,9 @@ conn_on_eof(struct conn *c)
 	conn_update_events(c);
 	switch (c->state) {
 	case CONN_OPEN:
-		if (conn_act(c, proto_finish(&c->proto, &c->cfg->proto,
-				    &c->srv->outbuf)) == 0)
+		if (conn_act(c,
+			proto_finish(&c->proto, &c->cfg->proto,
+			    &c->srv->outbuf)) == 0)
 			conn_finish(c, "client closed");
 		break;
 	case CONN_FLUSHING:
@@ -296,7 +297,7 @@ conn_on_readable(struct conn *c)
 	size_t want = SERVER_INBUF;
 	ssize_t n;
 
-	if (c->stopping && c->stop_budget < want)
+	if (c->state == CONN_OPEN && c->stopping && c->stop_budget < want)
 		want = c->stop_budget;
 	n = recv(c->fd, c->srv->inbuf, want, 0);
 	if (n == 0) {
@@ -310,8 +311,9 @@ conn_on_readable(struct conn *c)
 	}
 	if (c->state != CONN_OPEN)
 		return; /* closing: input is drained and dropped */
-	if (conn_act(c, proto_input(&c->proto, &c->cfg->proto, c->srv->inbuf,
-			    (size_t)n, &c->srv->outbuf)) == -1)
+	if (conn_act(c,
+		proto_input(&c->proto, &c->cfg->proto, c->srv->inbuf, (size_t)n,
+		    &c->srv->outbuf)) == -1)
 		return;
 	if (c->stopping) {
 		c->stop_budget -= (size_t)n;
@@ -343,8 +345,9 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (c->state) {
 	case CONN_OPEN:
-		if (conn_act(c, proto_flush_fragment(&c->proto,
-				    &c->cfg->proto, &c->srv->outbuf)) == 0)
+		if (conn_act(c,
+			proto_flush_fragment(&c->proto, &c->cfg->proto,
+			    &c->srv->outbuf)) == 0)
 			conn_watch_fragment(c);
 		break;
 	case CONN_FLUSHING:

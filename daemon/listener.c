@@ -167,8 +167,8 @@ listener_open(struct event_base *base, const union net_addr *addr, int backlog,
 	}
 	getsockname(l->fd, &l->addr.sa, &len);
 	net_format(&l->addr, l->name, sizeof(l->name));
-	l->ev_accept = event_new(base, l->fd, EV_READ | EV_PERSIST,
-	    listener_on_accept, l);
+	l->ev_accept =
+	    event_new(base, l->fd, EV_READ | EV_PERSIST, listener_on_accept, l);
 	l->ev_resume = evtimer_new(base, listener_on_resume, l);
 	if (l->ev_accept == NULL || l->ev_resume == NULL ||
 	    event_add(l->ev_accept, NULL) == -1) {

@@ -12,12 +12,12 @@
 
 struct listener;
 
-typedef void (*listener_accept_fn)(int fd, const union net_addr *peer,
-    void *arg);
+typedef void (
+    *listener_accept_fn)(int fd, const union net_addr *peer, void *arg);
 
-struct listener *listener_open(struct event_base *base,
-    const union net_addr *addr, int backlog, listener_accept_fn cb, void *arg,
-    char *err, size_t errlen);
+struct listener *
+listener_open(struct event_base *base, const union net_addr *addr, int backlog,
+    listener_accept_fn cb, void *arg, char *err, size_t errlen);
 void listener_free(struct listener *l);
 int listener_set_backlog(struct listener *l, int backlog);
 void listener_drain(struct listener *l);

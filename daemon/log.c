@@ -2,12 +2,15 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 
 static enum log_level log_threshold = LOG_LEVEL_INFO;
+static bool log_syslog;
 
 static const char *const log_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -22,10 +25,41 @@ log_set_level(enum log_level level)
 	log_threshold = level;
 }
 
+/* A detached daemon has no stderr worth writing to. */
+void
+log_to_syslog(const char *ident)
+{
+	openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_syslog = true;
+}
+
 int
 log_is_enabled(enum log_level level)
 {
 	return level <= log_threshold;
+}
+
+static const int log_priorities[] = {
+	[LOG_LEVEL_ERROR] = LOG_ERR,
+	[LOG_LEVEL_WARNING] = LOG_WARNING,
+	[LOG_LEVEL_INFO] = LOG_INFO,
+	[LOG_LEVEL_DEBUG] = LOG_DEBUG,
+};
+
+/* Stamps the line for stderr; syslog stamps its own. */
+static size_t
+log_prefix(char *line, size_t len, enum log_level level)
+{
+	struct timespec now;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	localtime_r(&now.tv_sec, &tm);
+	n = strftime(line, len, "%Y-%m-%d %H:%M:%S", &tm);
+	n += (size_t)snprintf(line + n, len - n,
+	    ".%03ld %s: ", now.tv_nsec / 1000000, log_names[level]);
+	return n;
 }
 
 /*
@@ -33,21 +67,15 @@ log_is_enabled(enum log_level level)
  * never interleave.
  */
 static void
-log_emit(enum log_level level, const char *errstr, const char *fmt,
-    va_list ap)
+log_emit(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 {
 	char line[1024];
-	struct timespec now;
-	struct tm tm;
-	size_t n;
+	size_t n = 0;
 
 	if (!log_is_enabled(level))
 		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	localtime_r(&now.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
-	n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ld %s: ",
-	    now.tv_nsec / 1000000, log_names[level]);
+	if (!log_syslog)
+		n = log_prefix(line, sizeof(line), level);
 	int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	n = m < 0 ? n : n + (size_t)m;
 	if (errstr != NULL && n < sizeof(line))
@@ -55,18 +83,23 @@ log_emit(enum log_level level, const char *errstr, const char *fmt,
 		    errstr);
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
+	if (log_syslog) {
+		line[n] = '\0';
+		syslog(log_priorities[level], "%s", line);
+		return;
+	}
 	line[n++] = '\n';
 	fwrite(line, 1, n, stderr);
 }
 
-#define LOG_DEFINE(name, level, with_errno)                                  \
-	void name(const char *fmt, ...)                                      \
-	{                                                                    \
-		const char *errstr = with_errno ? strerror(errno) : NULL;    \
-		va_list ap;                                                  \
-		va_start(ap, fmt);                                           \
-		log_emit(level, errstr, fmt, ap);                            \
-		va_end(ap);                                                  \
+#define LOG_DEFINE(name, level, with_errno)                               \
+	void name(const char *fmt, ...)                                   \
+	{                                                                 \
+		const char *errstr = with_errno ? strerror(errno) : NULL; \
+		va_list ap;                                               \
+		va_start(ap, fmt);                                        \
+		log_emit(level, errstr, fmt, ap);                         \
+		va_end(ap);                                               \
 	}
 
 LOG_DEFINE(log_warn, LOG_LEVEL_WARNING, 1)
@@ -74,17 +107,6 @@ LOG_DEFINE(log_warnx, LOG_LEVEL_WARNING, 0)
 LOG_DEFINE(log_error, LOG_LEVEL_ERROR, 0)
 LOG_DEFINE(log_info, LOG_LEVEL_INFO, 0)
 LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG, 0)
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_emit(LOG_LEVEL_ERROR, NULL, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
 
 /*
  * Copies client bytes for a log line: printable ASCII as is, everything else

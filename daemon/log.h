@@ -15,16 +15,15 @@ enum log_level {
 };
 
 void log_set_level(enum log_level level);
+void log_to_syslog(const char *ident);
 int log_is_enabled(enum log_level level);
 
-/* log_warn and fatal append strerror(errno); the x forms do not. */
+/* log_warn appends strerror(errno); the x forms do not. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-_Noreturn void fatalx(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
 
 size_t log_escape(char *dst, size_t dstlen, const char *src, size_t len);
 

@@ -1,6 +1,7 @@
 /* hellod: command line and process lifecycle. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "build_config.h"
 #include "config.h"
+#include "detach.h"
 #include "log.h"
 #include "server.h"
 
@@ -72,8 +74,8 @@ parse_options(int argc, char **argv, struct options *opt)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:p:tdVh", longopts, NULL)) !=
-	    -1) {
+	while (
+	    (ch = getopt_long(argc, argv, ":c:p:tdVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			opt->config = optarg;
@@ -100,13 +102,15 @@ parse_options(int argc, char **argv, struct options *opt)
 			usage(stdout);
 			return EXIT_OK;
 		case ':':
-			fprintf(stderr, "hellod: %s needs an argument; see "
-					"hellod --help\n",
+			fprintf(stderr,
+			    "hellod: %s needs an argument; see "
+			    "hellod --help\n",
 			    argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
-			fprintf(stderr, "hellod: unknown option '%s'; see "
-					"hellod --help\n",
+			fprintf(stderr,
+			    "hellod: unknown option '%s'; see "
+			    "hellod --help\n",
 			    argv[optind - 1]);
 			return EXIT_USAGE;
 		}
@@ -154,31 +158,36 @@ serve(struct config *cfg, const struct options *opt)
 	int rc = EXIT_ERROR;
 
 	if (base == NULL || (srv = server_new(base, cfg, opt->port)) == NULL) {
-		log_error("cannot start the event loop: out of memory");
+		snprintf(err, sizeof(err),
+		    "cannot start the event loop: out of memory");
 		goto done;
 	}
 	for (size_t i = 0; i < 3; i++) {
-		ev_signals[i] = evsignal_new(base, handlers[i].sig,
-		    handlers[i].cb, srv);
+		ev_signals[i] =
+		    evsignal_new(base, handlers[i].sig, handlers[i].cb, srv);
 		if (ev_signals[i] == NULL ||
 		    event_add(ev_signals[i], NULL) == -1) {
-			log_error("cannot watch signal %d", handlers[i].sig);
+			snprintf(err, sizeof(err), "cannot watch SIG%s",
+			    sigabbrev_np(handlers[i].sig));
 			goto done;
 		}
 	}
-	if (server_listen(srv, err, sizeof(err)) == -1) {
-		log_error("%s", err);
+	if (server_listen(srv, err, sizeof(err)) == -1)
 		goto done;
-	}
 	log_info("hellod %s ready (%s framing, config %s)", HELLOD_VERSION,
 	    config_framing_name(cfg->framing), cfg->path);
+	detach_ready();
 	if (event_base_dispatch(base) == -1) {
-		log_error("event loop failed");
+		snprintf(err, sizeof(err), "event loop failed");
 		goto done;
 	}
 	log_info("stopped");
 	rc = EXIT_OK;
 done:
+	if (rc != EXIT_OK) {
+		log_error("%s", err);
+		detach_fail(err);
+	}
 	server_free(srv);
 	for (size_t i = 0; i < 3; i++)
 		if (ev_signals[i] != NULL)
@@ -186,6 +195,36 @@ done:
 	if (base != NULL)
 		event_base_free(base);
 	return rc;
+}
+
+/*
+ * Detaches, logging to syslog from then on.  The config is loaded again by
+ * its absolute path, since the daemon runs in / and SIGHUP re-reads it.
+ * Returns -1 in the daemon, or the exit code when detaching failed.
+ */
+static int
+daemonize(struct config **cfg)
+{
+	char path[PATH_MAX], err[512];
+	struct config *abs;
+
+	if (realpath((*cfg)->path, path) == NULL) {
+		fprintf(stderr, "hellod: %s: %s\n", (*cfg)->path,
+		    strerror(errno));
+		return EXIT_ERROR;
+	}
+	if ((abs = config_load(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "hellod: %s\n", err);
+		return EXIT_ERROR;
+	}
+	config_unref(*cfg);
+	*cfg = abs;
+	if (detach_start() == -1) {
+		fprintf(stderr, "hellod: cannot detach: %s\n", strerror(errno));
+		return EXIT_ERROR;
+	}
+	log_to_syslog("hellod");
+	return -1;
 }
 
 int
@@ -206,6 +245,10 @@ main(int argc, char **argv)
 		printf("hellod: %s: configuration is valid\n", opt.config);
 		config_unref(cfg);
 		return EXIT_OK;
+	}
+	if (opt.detach && (rc = daemonize(&cfg)) != -1) {
+		config_unref(cfg);
+		return rc;
 	}
 	/* A client that vanishes must cost an EPIPE, not the process. */
 	signal(SIGPIPE, SIG_IGN);

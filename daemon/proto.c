@@ -13,8 +13,7 @@ proto_is_blank(const char *msg, size_t len)
 }
 
 static enum proto_status
-proto_too_long(struct proto *p, const struct proto_params *pp,
-    struct buf *out)
+proto_too_long(struct proto *p, const struct proto_params *pp, struct buf *out)
 {
 	char line[80];
 	int n = snprintf(line, sizeof(line),
@@ -28,8 +27,8 @@ proto_too_long(struct proto *p, const struct proto_params *pp,
 
 /* Answers one message, its terminator already removed. */
 static enum proto_status
-proto_message(struct proto *p, const struct proto_params *pp,
-    const char *msg, size_t len, const char *eol, struct buf *out)
+proto_message(struct proto *p, const struct proto_params *pp, const char *msg,
+    size_t len, const char *eol, struct buf *out)
 {
 	if (len == 4 && memcmp(msg, "exit", 4) == 0)
 		return PROTO_EXIT;

@@ -20,7 +20,8 @@
 enum proto_framing {
 	/* Fragments are messages until the client's first terminator. */
 	PROTO_FRAMING_AUTO,
-	/* Only terminated lines are messages (and a fragment at end of stream). */
+	/* Only terminated lines are messages (and a fragment at end of stream).
+	 */
 	PROTO_FRAMING_LINE,
 	/* Terminated lines and paused fragments are always messages. */
 	PROTO_FRAMING_RAW,
@@ -38,16 +39,16 @@ struct proto_params {
 
 /* Per-connection protocol state. */
 struct proto {
-	struct buf line;  /* the unfinished line, at most max_line + 1 bytes */
+	struct buf line;   /* the unfinished line, at most max_line + 1 bytes */
 	uint64_t messages; /* messages answered so far */
-	bool seen_eol;     /* the client has sent a line terminator */
+	bool seen_eol;	   /* the client has sent a line terminator */
 };
 
 enum proto_status {
-	PROTO_OK,       /* keep going */
-	PROTO_EXIT,     /* the client said exit: deliver the replies, close */
+	PROTO_OK,	/* keep going */
+	PROTO_EXIT,	/* the client said exit: deliver the replies, close */
 	PROTO_TOO_LONG, /* an error line was queued: deliver it, close */
-	PROTO_NOMEM,    /* out of memory: close */
+	PROTO_NOMEM,	/* out of memory: close */
 };
 
 enum proto_status proto_input(struct proto *p, const struct proto_params *pp,
@@ -55,8 +56,8 @@ enum proto_status proto_input(struct proto *p, const struct proto_params *pp,
 bool proto_has_fragment(const struct proto *p, const struct proto_params *pp);
 enum proto_status proto_flush_fragment(struct proto *p,
     const struct proto_params *pp, struct buf *out);
-enum proto_status proto_finish(struct proto *p, const struct proto_params *pp,
-    struct buf *out);
+enum proto_status
+proto_finish(struct proto *p, const struct proto_params *pp, struct buf *out);
 void proto_release(struct proto *p);
 
 #endif

@@ -230,8 +230,8 @@ server_stop(struct server *srv)
 		event_base_loopbreak(srv->base);
 		return;
 	}
-	srv->ev_stop_timeout = evtimer_new(srv->base, server_on_stop_timeout,
-	    srv);
+	srv->ev_stop_timeout =
+	    evtimer_new(srv->base, server_on_stop_timeout, srv);
 	if (srv->ev_stop_timeout == NULL ||
 	    evtimer_add(srv->ev_stop_timeout, &tv) == -1)
 		server_on_stop_timeout(-1, 0, srv);

@@ -34,8 +34,8 @@ struct server {
 	struct buf outbuf;
 };
 
-struct server *server_new(struct event_base *base, struct config *cfg,
-    int port_override);
+struct server *
+server_new(struct event_base *base, struct config *cfg, int port_override);
 int server_listen(struct server *srv, char *err, size_t errlen);
 void server_reload(struct server *srv);
 void server_stop(struct server *srv);

@@ -1,0 +1,250 @@
+"""Integration-test harness: runs the real hellod binary on an ephemeral
+loopback port, talks to it over TCP and reports each test as a TAP line.
+
+The binary comes from $HELLOD_BIN (set by meson).  Every daemon a test
+starts is stopped when the test ends, and dies with the test runner if the
+runner itself dies (PR_SET_PDEATHSIG).
+"""
+
+import ctypes
+import fcntl
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import struct
+import sys
+import tempfile
+import termios
+import threading
+import time
+import traceback
+
+HELLOD = os.path.abspath(os.environ.get("HELLOD_BIN", "build/daemon/hellod"))
+TIMEOUT = 5.0
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_running = []
+
+
+def _die_with_parent():
+    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class Hellod:
+    """One hellod process with its own config file in a temporary folder."""
+
+    def __init__(self, conf="", bind=("127.0.0.1",), port=0, args=(),
+                 env=None, start=True):
+        self.dir = tempfile.mkdtemp(prefix="hellod-test-")
+        self.conf_path = os.path.join(self.dir, "hellod.conf")
+        self.write_config(conf, bind=bind, port=port)
+        self.args = list(args)
+        self.env = env
+        self.proc = None
+        self.lines = []
+        self.ports = {}
+        self._cond = threading.Condition()
+        if start:
+            self.start()
+
+    def write_config(self, conf="", bind=("127.0.0.1",), port=0):
+        text = ""
+        if port is not None:
+            text += "port = %d;\n" % port
+        if bind is not None:
+            text += "bind = [%s];\n" % ", ".join('"%s"' % b for b in bind)
+        with open(self.conf_path, "w") as f:
+            f.write(text + conf)
+
+    def start(self, ready=True):
+        env = dict(os.environ)
+        env.update(self.env or {})
+        self.proc = subprocess.Popen(
+            [HELLOD, "-c", self.conf_path] + self.args,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=env, preexec_fn=_die_with_parent)
+        _running.append(self)
+        threading.Thread(target=self._read_log, daemon=True).start()
+        if ready:
+            self.wait_log(r"info: hellod \S+ ready")
+            for line in self.log_lines(r"listening on "):
+                m = re.search(r"listening on \[?([^\]]*?)\]?:(\d+)$", line)
+                self.ports[m.group(1)] = int(m.group(2))
+        return self
+
+    def _read_log(self):
+        for raw in self.proc.stderr:
+            with self._cond:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self.lines.append(None)  # end of log
+            self._cond.notify_all()
+
+    @property
+    def port(self):
+        return next(iter(self.ports.values()))
+
+    def log_lines(self, pattern):
+        with self._cond:
+            return [l for l in self.lines if l and re.search(pattern, l)]
+
+    def wait_log(self, pattern, count=1, timeout=TIMEOUT):
+        """Waits until `count` log lines match; returns the last of them."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [l for l in self.lines if l and re.search(pattern, l)]
+                if len(found) >= count:
+                    return found[count - 1]
+                left = deadline - time.monotonic()
+                if None in self.lines or left <= 0:
+                    raise AssertionError("no log line /%s/ (%d wanted); "
+                                         "log:\n%s" % (pattern, count,
+                                                       self.log_text()))
+                self._cond.wait(left)
+
+    def log_text(self):
+        with self._cond:
+            return "\n".join(l for l in self.lines if l is not None)
+
+    def connect(self, host="127.0.0.1", port=None, welcome=b"Welcome!\r\n"):
+        c = Client(host, port or self.ports.get(host, self.port))
+        if welcome:
+            c.expect(welcome)
+        return c
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def reload(self):
+        """SIGHUP, then wait for the outcome to be logged."""
+        before = len(self.log_lines(r"configuration reloaded|reload failed"))
+        self.signal(signal.SIGHUP)
+        return self.wait_log(r"configuration reloaded|reload failed",
+                             count=before + 1)
+
+    def wait(self, timeout=TIMEOUT):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("hellod did not exit within %.1fs" % timeout)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_hellod(*args, timeout=TIMEOUT, cwd=None):
+    """Runs hellod to completion (for -t, -V, -d, bad options)."""
+    return subprocess.run([HELLOD] + list(args), capture_output=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd)
+
+
+def free_port():
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Client:
+    def __init__(self, host, port, timeout=TIMEOUT):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect((host, port))
+        self.timeout = timeout
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def wait_delivered(self, timeout=None):
+        """Waits until the server's kernel has acknowledged every byte sent,
+        so they are in its receive buffer whatever hellod does next."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while time.monotonic() < deadline:
+            queued = fcntl.ioctl(self.sock, termios.TIOCOUTQ, b"\0" * 4)
+            if struct.unpack("i", queued)[0] == 0:
+                return
+            time.sleep(0.005)
+        raise AssertionError("server did not take the bytes sent")
+
+    def shut_write(self):
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def recv_exact(self, n, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        data = b""
+        while len(data) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(n - len(data))
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    def expect(self, want, timeout=None):
+        got = self.recv_exact(len(want), timeout)
+        assert got == want, "expected %r, got %r" % (want, got)
+
+    def expect_eof(self, timeout=None):
+        self.sock.settimeout(timeout or self.timeout)
+        try:
+            rest = self.sock.recv(65536)
+        except ConnectionResetError:
+            raise AssertionError("connection reset instead of closed")
+        assert rest == b"", "expected end of stream, got %r" % rest
+
+    def expect_silence(self, seconds):
+        r, _, _ = select.select([self.sock], [], [], seconds)
+        if r:
+            data = self.sock.recv(65536)
+            raise AssertionError("expected nothing, got %r" % data)
+
+    def close(self):
+        self.sock.close()
+
+
+def run(module_globals):
+    """Runs every test_* function of the calling module, printing TAP."""
+    tests = [(n, f) for n, f in module_globals.items()
+             if n.startswith("test_") and callable(f)]
+    print("1..%d" % len(tests), flush=True)
+    failed = 0
+    for i, (name, fn) in enumerate(tests, 1):
+        started = time.monotonic()
+        try:
+            fn()
+            status = "ok"
+        except Exception:
+            status = "not ok"
+            failed += 1
+            for line in traceback.format_exc().splitlines():
+                print("# " + line)
+        finally:
+            for d in list(_running):
+                if status != "ok":
+                    for line in d.log_text().splitlines():
+                        print("# hellod: " + line)
+                d.stop()
+            _running.clear()
+        print("%s %d - %s (%.2fs)" % (status, i, name,
+                                      time.monotonic() - started), flush=True)
+    sys.exit(1 if failed else 0)
