@@ -87,6 +87,42 @@ static const struct config_key config_keys[] = {
 	    .min = 1,
 	    .max = 3600,
 	    .def = 10 },
+	{ .name = "max_clients",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(max_clients),
+	    .min = 1,
+	    .max = 1000000,
+	    .def = 10000 },
+	{ .name = "max_clients_per_ip",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(max_clients_per_ip),
+	    .min = 0,
+	    .max = 1000000,
+	    .def = 0 },
+	{ .name = "idle_timeout",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(idle_timeout),
+	    .min = 0,
+	    .max = 86400,
+	    .def = 300 },
+	{ .name = "line_timeout",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(line_timeout),
+	    .min = 0,
+	    .max = 86400,
+	    .def = 30 },
+	{ .name = "max_output",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(max_output),
+	    .min = 1,
+	    .max = 64 * 1024 * 1024,
+	    .def = 64 * 1024 },
+	{ .name = "write_timeout",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(write_timeout),
+	    .min = 0,
+	    .max = 86400,
+	    .def = 30 },
 	{ .name = "framing",
 	    .type = CONFIG_ENUM,
 	    .offset = FIELD(framing),
@@ -367,37 +403,81 @@ config_line_start(const char *text, int line)
 	return text;
 }
 
+static bool
+config_is_word(char ch)
+{
+	return isalnum((unsigned char)ch) || ch == '_';
+}
+
+/* Skips a comment or a quoted string at p; returns p if there is none. */
+static const char *
+config_skip_noise(const char *p)
+{
+	if (*p == '#' || (p[0] == '/' && p[1] == '/'))
+		return p + strcspn(p, "\n");
+	if (p[0] == '/' && p[1] == '*') {
+		const char *end = strstr(p + 2, "*/");
+		return end != NULL ? end + 2 : p + strlen(p);
+	}
+	if (*p != '"')
+		return p;
+	for (p++; *p != '\0' && *p != '"'; p++)
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+	return *p == '"' ? p + 1 : p;
+}
+
+/* The value after "key =" or "key :" from line on, outside strings. */
+static const char *
+config_find_value(const char *line, const char *key)
+{
+	size_t keylen = strlen(key);
+
+	for (const char *p = line; *p != '\0';) {
+		const char *next = config_skip_noise(p);
+		if (next != p) {
+			p = next;
+			continue;
+		}
+		if (strncmp(p, key, keylen) == 0 &&
+		    (p == line || !config_is_word(p[-1])) &&
+		    !config_is_word(p[keylen])) {
+			const char *q =
+			    p + keylen + strspn(p + keylen, " \t\r\n");
+			if (*q == '=' || *q == ':')
+				return q + 1 + strspn(q + 1, " \t\r\n");
+		}
+		p++;
+	}
+	return NULL;
+}
+
 /*
  * libconfig 1.5 silently wraps integer literals that do not fit 32 bits
  * (4294975073 reads as 7777), so the literal after "key =" is parsed again
- * here.  Returns false when the source cannot be matched, and the caller
- * keeps libconfig's value.
+ * here, in libconfig's bases: decimal, or hexadecimal after 0x.  Returns
+ * false when the source cannot be matched, and the caller keeps
+ * libconfig's value.
  */
 static bool
 config_int_literal(const char *text, int line, const char *key,
     long long *value, bool *overflow)
 {
-	const char *p = config_line_start(text, line);
-	size_t keylen = strlen(key);
+	const char *start = config_line_start(text, line), *q, *digits;
+	char *end;
+	int base;
 
-	for (; p != NULL && (p = strstr(p, key)) != NULL; p += keylen) {
-		const char *q = p + keylen;
-		if (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
-			continue;
-		q += strspn(q, " \t\r\n");
-		if (*q != '=' && *q != ':')
-			continue;
-		q++;
-		q += strspn(q, " \t\r\n");
-		char *end;
-		errno = 0;
-		*value = strtoll(q, &end, 0);
-		if (end == q)
-			return false;
-		*overflow = errno == ERANGE;
-		return true;
-	}
-	return false;
+	if (start == NULL || (q = config_find_value(start, key)) == NULL)
+		return false;
+	digits = q + (*q == '-' || *q == '+');
+	base = digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X') ? 16
+									  : 10;
+	errno = 0;
+	*value = strtoll(q, &end, base);
+	if (end == q)
+		return false;
+	*overflow = errno == ERANGE;
+	return true;
 }
 
 static const char *
@@ -434,9 +514,15 @@ config_get_int(struct config *cfg, const struct config_key *key,
 	}
 	config_int_literal(text, config_setting_source_line(s), key->name, &v,
 	    &overflow);
-	if (overflow || v < key->min || v > key->max) {
-		snprintf(why, whylen, "%s%lld is out of range (%lld to %lld)",
-		    overflow ? "beyond " : "", v, key->min, key->max);
+	if (overflow) {
+		snprintf(why, whylen,
+		    "the number is too large (allowed: %lld to %lld)", key->min,
+		    key->max);
+		return -1;
+	}
+	if (v < key->min || v > key->max) {
+		snprintf(why, whylen, "%lld is out of range (%lld to %lld)", v,
+		    key->min, key->max);
 		return -1;
 	}
 	*(int *)((char *)cfg + key->offset) = (int)v;

@@ -29,8 +29,14 @@ struct config {
 	int max_line;
 	int fragment_delay_ms;
 	int shutdown_timeout;
-	int framing;   /* enum proto_framing */
-	int log_level; /* enum log_level */
+	int max_clients;
+	int max_clients_per_ip; /* 0: no limit */
+	int idle_timeout;	/* seconds; 0: never */
+	int line_timeout;	/* seconds; 0: never */
+	int max_output;	   /* bytes of unsent replies before reading stops */
+	int write_timeout; /* seconds; 0: never */
+	int framing;	   /* enum proto_framing */
+	int log_level;	   /* enum log_level */
 	char *welcome;
 	char *reply;
 

@@ -3,26 +3,39 @@
 #include <errno.h>
 #include <event2/event_struct.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "iptable.h"
 #include "log.h"
 #include "proto.h"
 #include "server.h"
 
-/* How long a closing connection waits for its replies to be read. */
-#define CONN_FLUSH_TIMEOUT_S 30
 /* How long input is drained after our FIN, so the client sees no reset. */
-#define CONN_LINGER_S 2
+#define CONN_LINGER_MS 2000
 
 static const char conn_goodbye[] = "Server shutting down, goodbye\r\n";
+static const char conn_interrupted[] = "Interrupted, goodbye\r\n";
 
 enum conn_state {
 	CONN_OPEN,	/* reading and answering */
 	CONN_FLUSHING,	/* done reading: delivering the last replies */
 	CONN_LINGERING, /* replies delivered, write side shut: draining */
+};
+
+/* What the connection's one timer is waiting for. */
+enum conn_due {
+	DUE_NONE,
+	DUE_FRAGMENT, /* a paused fragment becomes a message */
+	DUE_IDLE,
+	DUE_LINE,
+	DUE_WRITE,
+	DUE_LINGER,
 };
 
 /*
@@ -33,25 +46,40 @@ enum conn_state {
  * into the connection's own buffer, and only then is EV_WRITE enabled.  An
  * idle connection therefore owns no buffer memory, and a request costs one
  * recv() and one send().
+ *
+ * Every timeout (fragment delay, idle, line, write, linger) shares one
+ * timer that is armed for the earliest deadline and moved only when a
+ * deadline comes earlier; activity just records a time, and a timer that
+ * fires early re-arms itself.  So a message costs no timer work.
  */
 struct conn {
 	struct server *srv;
 	struct config *cfg; /* the config this connection started with */
 	int fd;
 	enum conn_state state;
+	enum close_reason reason; /* why it is closing */
 	bool peer_eof;
+	bool paused;	    /* backpressure: replies wait, reading stops */
 	bool stopping;	    /* server shutdown: finish what was sent */
 	size_t stop_budget; /* bytes queued before the shutdown */
 	short events;	    /* what ev_io is registered for */
-	const char *why;    /* why the connection is closing */
 	uint64_t started_ms;
+	uint64_t input_ms;    /* last byte received */
+	uint64_t progress_ms; /* last byte sent */
+	uint64_t line_ms;     /* the unfinished line's first byte, or 0 */
+	uint64_t lingering_ms;
+	uint64_t timer_ms; /* when the timer fires, or 0 */
+	uint64_t bytes_in;
+	uint64_t bytes_out;
 	struct event ev_io;
-	struct event ev_timer; /* fragment delay, flush or linger timeout */
+	struct event ev_timer;
 	struct proto proto;
 	struct buf out; /* replies the socket has not taken yet */
 	union net_addr peer;
 	TAILQ_ENTRY(conn) link;
 };
+
+static void conn_on_io(evutil_socket_t fd, short what, void *arg);
 
 static uint64_t
 conn_now_ms(void)
@@ -62,23 +90,24 @@ conn_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The single way out: logs why, frees everything, closes the socket. */
-static void conn_on_io(evutil_socket_t fd, short what, void *arg);
-
+/* The single way out: counts and logs why, frees everything. */
 static void
-conn_close(struct conn *c, const char *why)
+conn_close(struct conn *c, enum close_reason reason)
 {
 	struct server *srv = c->srv;
 	char name[NET_ADDRSTRLEN];
 	uint64_t ms = conn_now_ms() - c->started_ms;
 
 	log_info("closed %s (%s) after %llu.%03llus, %llu messages",
-	    net_format(&c->peer, name, sizeof(name)), why,
+	    net_format(&c->peer, name, sizeof(name)), stats_close_name(reason),
 	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
 	    (unsigned long long)c->proto.messages);
+	srv->stats.closed[reason]++;
+	srv->stats.messages += c->proto.messages;
 	event_del(&c->ev_io);
 	event_del(&c->ev_timer);
 	close(c->fd);
+	iptable_remove(srv->per_ip, &c->peer);
 	proto_release(&c->proto);
 	buf_release(&c->out);
 	config_unref(c->cfg);
@@ -88,12 +117,71 @@ conn_close(struct conn *c, const char *why)
 	server_conn_gone(srv);
 }
 
-static void
-conn_arm_timer(struct conn *c, long ms)
+static uint64_t
+conn_seconds(int s)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	return (uint64_t)s * 1000;
+}
 
+static uint64_t
+conn_max(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The earliest deadline the connection's state has, and what it is for. */
+static uint64_t
+conn_deadline(const struct conn *c, enum conn_due *due)
+{
+	const struct config *cfg = c->cfg;
+	uint64_t best = UINT64_MAX;
+
+	*due = DUE_NONE;
+#define CONN_CONSIDER(cond, when, what)        \
+	do {                                   \
+		if ((cond) && (when) < best) { \
+			best = (when);         \
+			*due = (what);         \
+		}                              \
+	} while (0)
+	if (c->state == CONN_LINGERING) {
+		CONN_CONSIDER(true, c->lingering_ms + CONN_LINGER_MS,
+		    DUE_LINGER);
+		return best;
+	}
+	CONN_CONSIDER(buf_size(&c->out) > 0 && cfg->write_timeout > 0,
+	    c->progress_ms + conn_seconds(cfg->write_timeout), DUE_WRITE);
+	CONN_CONSIDER(cfg->idle_timeout > 0,
+	    conn_max(c->input_ms, c->progress_ms) +
+		conn_seconds(cfg->idle_timeout),
+	    DUE_IDLE);
+	if (c->state == CONN_OPEN && !c->paused) {
+		CONN_CONSIDER(proto_has_fragment(&c->proto, &cfg->proto),
+		    c->input_ms + (uint64_t)cfg->fragment_delay_ms,
+		    DUE_FRAGMENT);
+		CONN_CONSIDER(c->line_ms != 0 && cfg->line_timeout > 0,
+		    c->line_ms + conn_seconds(cfg->line_timeout), DUE_LINE);
+	}
+#undef CONN_CONSIDER
+	return best;
+}
+
+/* Arms the timer when a deadline comes earlier than the armed one. */
+static void
+conn_schedule(struct conn *c)
+{
+	enum conn_due due;
+	uint64_t when = conn_deadline(c, &due), now;
+	struct timeval tv;
+
+	if (due == DUE_NONE || (c->timer_ms != 0 && c->timer_ms <= when))
+		return;
+	now = conn_now_ms();
+	when = when > now ? when - now : 0;
+	tv.tv_sec = (time_t)(when / 1000);
+	tv.tv_usec = (suseconds_t)(when % 1000) * 1000;
 	event_add(&c->ev_timer, &tv);
+	c->timer_ms = now + when;
 }
 
 /* Registers for exactly the events the connection's state needs. */
@@ -102,7 +190,7 @@ conn_update_events(struct conn *c)
 {
 	short want = EV_PERSIST;
 
-	if (!c->peer_eof)
+	if (!c->peer_eof && !c->paused)
 		want |= EV_READ;
 	if (buf_size(&c->out) > 0)
 		want |= EV_WRITE;
@@ -115,21 +203,12 @@ conn_update_events(struct conn *c)
 	c->events = want;
 }
 
-static bool
-conn_is_reset(int err)
-{
-	return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT;
-}
-
 static void
 conn_close_errno(struct conn *c, const char *op)
 {
-	if (conn_is_reset(errno)) {
-		conn_close(c, "reset by client");
-	} else {
+	if (errno != ECONNRESET && errno != EPIPE && errno != ETIMEDOUT)
 		log_warn("%s failed", op);
-		conn_close(c, "socket error");
-	}
+	conn_close(c, CLOSE_ERROR);
 }
 
 /* Our replies are all delivered: close, or shut our side and linger. */
@@ -137,31 +216,42 @@ static void
 conn_after_flush(struct conn *c)
 {
 	if (c->peer_eof) {
-		conn_close(c, c->why);
+		conn_close(c, c->reason);
 		return;
 	}
 	shutdown(c->fd, SHUT_WR);
 	c->state = CONN_LINGERING;
-	conn_arm_timer(c, CONN_LINGER_S * 1000);
+	c->lingering_ms = conn_now_ms();
+	conn_schedule(c);
 }
 
 /* Stops answering; the connection closes once its replies are out. */
 static void
-conn_finish(struct conn *c, const char *why)
+conn_finish(struct conn *c, enum close_reason reason)
 {
-	c->why = why;
+	c->reason = reason;
 	c->state = CONN_FLUSHING;
-	event_del(&c->ev_timer);
-	if (buf_size(&c->out) == 0) {
-		conn_after_flush(c);
-		return;
+	if (c->paused) {
+		/* Input is drained and dropped from now on. */
+		c->paused = false;
+		conn_update_events(c);
 	}
-	conn_arm_timer(c, CONN_FLUSH_TIMEOUT_S * 1000);
+	if (buf_size(&c->out) == 0)
+		conn_after_flush(c);
+}
+
+static void
+conn_sent(struct conn *c, size_t n)
+{
+	c->bytes_out += n;
+	c->srv->stats.bytes_out += n;
+	c->progress_ms = conn_now_ms();
 }
 
 /*
  * Sends what the protocol queued in the loop's output buffer; keeps what
- * the socket does not take.  Returns -1 when the connection was closed.
+ * the socket does not take, and stops reading once too much is kept.
+ * Returns -1 when the connection was closed.
  */
 static int
 conn_send(struct conn *c)
@@ -178,23 +268,42 @@ conn_send(struct conn *c)
 			conn_close_errno(c, "send");
 			return -1;
 		}
-		if (n > 0)
+		if (n > 0) {
+			conn_sent(c, (size_t)n);
 			buf_consume(pending, (size_t)n);
+		}
 	}
 	if (buf_size(pending) > 0) {
 		int rc =
 		    buf_append(&c->out, buf_head(pending), buf_size(pending));
 		buf_clear(pending);
 		if (rc == -1) {
-			conn_close(c, "out of memory");
+			conn_close(c, CLOSE_ERROR);
 			return -1;
 		}
+		if (buf_size(&c->out) > (size_t)c->cfg->max_output &&
+		    c->state == CONN_OPEN)
+			c->paused = true;
 		conn_update_events(c);
+		conn_schedule(c);
 	}
 	return 0;
 }
 
-/* Delivers queued replies when the socket is writable again. */
+/* Backpressure lifts once the kept replies drain below half the limit. */
+static void
+conn_maybe_resume(struct conn *c)
+{
+	if (!c->paused || buf_size(&c->out) > (size_t)c->cfg->max_output / 2)
+		return;
+	c->paused = false;
+	c->input_ms = conn_now_ms();
+	if (c->line_ms != 0)
+		c->line_ms = c->input_ms;
+	conn_schedule(c);
+}
+
+/* Delivers kept replies when the socket is writable again. */
 static int
 conn_flush(struct conn *c)
 {
@@ -207,19 +316,38 @@ conn_flush(struct conn *c)
 		conn_close_errno(c, "send");
 		return -1;
 	}
+	conn_sent(c, (size_t)n);
 	buf_consume(&c->out, (size_t)n);
-	if (buf_size(&c->out) > 0)
-		return 0;
-	buf_release(&c->out);
+	if (buf_size(&c->out) == 0)
+		buf_release(&c->out);
+	conn_maybe_resume(c);
 	conn_update_events(c);
-	if (c->state == CONN_FLUSHING) {
+	if (c->state == CONN_FLUSHING && buf_size(&c->out) == 0) {
 		conn_after_flush(c);
 		return -1;
 	}
 	return 0;
 }
 
-/* Sends the protocol's replies and acts on its verdict. */
+/* Queues a line of our own (a goodbye) and finishes for reason. */
+static int
+conn_say_goodbye(struct conn *c, const char *line, size_t len,
+    enum close_reason reason)
+{
+	if (buf_append(&c->srv->outbuf, line, len) == -1) {
+		conn_close(c, CLOSE_ERROR);
+		return -1;
+	}
+	if (conn_send(c) == -1)
+		return -1;
+	conn_finish(c, reason);
+	return -1;
+}
+
+/*
+ * Sends the protocol's replies and acts on its verdict.  Returns 0 while
+ * the connection goes on reading, -1 once it is closing or closed.
+ */
 static int
 conn_act(struct conn *c, enum proto_status st)
 {
@@ -229,46 +357,43 @@ conn_act(struct conn *c, enum proto_status st)
 	case PROTO_OK:
 		return 0;
 	case PROTO_EXIT:
-		conn_finish(c, "exit");
+		conn_finish(c, CLOSE_EXIT);
 		break;
 	case PROTO_TOO_LONG:
-		conn_finish(c, "line too long");
+		conn_finish(c, CLOSE_LINE_TOO_LONG);
 		break;
+	case PROTO_INTERRUPT:
+		return conn_say_goodbye(c, conn_interrupted,
+		    sizeof(conn_interrupted) - 1, CLOSE_INTERRUPT);
 	case PROTO_NOMEM:
-		conn_close(c, "out of memory");
+		conn_close(c, CLOSE_ERROR);
 		break;
 	}
 	return -1;
 }
 
-/*
- * Arms the fragment timer while the client has an unterminated fragment
- * that may be a message: every new byte restarts the wait, so a line split
- * across segments a few milliseconds apart is still one message.
- */
+/* Notes when the unfinished line began, for line_timeout. */
 static void
-conn_watch_fragment(struct conn *c)
+conn_track_line(struct conn *c, uint64_t lines_before)
 {
-	if (proto_has_fragment(&c->proto, &c->cfg->proto))
-		conn_arm_timer(c, c->cfg->fragment_delay_ms);
-	else
-		event_del(&c->ev_timer);
+	if (buf_size(&c->proto.line) == 0)
+		c->line_ms = 0;
+	else if (c->line_ms == 0 || c->proto.lines != lines_before)
+		c->line_ms = c->input_ms;
 }
 
 /* The shutdown's last step: the pending fragment, the goodbye, the close. */
 static void
 conn_stop_now(struct conn *c)
 {
-	struct buf *pending = &c->srv->outbuf;
 	enum proto_status st = PROTO_OK;
 
 	if (proto_has_fragment(&c->proto, &c->cfg->proto))
-		st = proto_flush_fragment(&c->proto, &c->cfg->proto, pending);
-	if (st == PROTO_OK &&
-	    buf_append(pending, conn_goodbye, sizeof(conn_goodbye) - 1) == -1)
-		st = PROTO_NOMEM;
+		st = proto_flush_fragment(&c->proto, &c->cfg->proto,
+		    &c->srv->outbuf);
 	if (conn_act(c, st) == 0)
-		conn_finish(c, "server shutting down");
+		conn_say_goodbye(c, conn_goodbye, sizeof(conn_goodbye) - 1,
+		    CLOSE_SHUTDOWN);
 }
 
 static void
@@ -281,20 +406,26 @@ conn_on_eof(struct conn *c)
 		if (conn_act(c,
 			proto_finish(&c->proto, &c->cfg->proto,
 			    &c->srv->outbuf)) == 0)
-			conn_finish(c, "client closed");
+			conn_finish(c, CLOSE_EOF);
 		break;
 	case CONN_FLUSHING:
 		break;
 	case CONN_LINGERING:
-		conn_close(c, c->why);
+		conn_close(c, c->reason);
 		break;
 	}
 }
 
+/*
+ * One recv() per read event, at most SERVER_INBUF bytes: a client that
+ * floods pipelined lines gets that much work per loop turn, and every
+ * other ready client gets its turn in between.
+ */
 static void
 conn_on_readable(struct conn *c)
 {
 	size_t want = SERVER_INBUF;
+	uint64_t lines;
 	ssize_t n;
 
 	if (c->state == CONN_OPEN && c->stopping && c->stop_budget < want)
@@ -309,19 +440,24 @@ conn_on_readable(struct conn *c)
 			conn_close_errno(c, "recv");
 		return;
 	}
+	c->bytes_in += (size_t)n;
+	c->srv->stats.bytes_in += (size_t)n;
 	if (c->state != CONN_OPEN)
 		return; /* closing: input is drained and dropped */
+	c->input_ms = conn_now_ms();
+	lines = c->proto.lines;
 	if (conn_act(c,
 		proto_input(&c->proto, &c->cfg->proto, c->srv->inbuf, (size_t)n,
 		    &c->srv->outbuf)) == -1)
 		return;
+	conn_track_line(c, lines);
 	if (c->stopping) {
 		c->stop_budget -= (size_t)n;
 		if (c->stop_budget == 0)
 			conn_stop_now(c);
 		return;
 	}
-	conn_watch_fragment(c);
+	conn_schedule(c);
 }
 
 static void
@@ -336,63 +472,157 @@ conn_on_io(evutil_socket_t fd, short what, void *arg)
 		conn_on_readable(c);
 }
 
+static void conn_goodbyef(struct conn *c, enum close_reason reason,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* A goodbye line that says why the server is closing the connection. */
+static void
+conn_goodbyef(struct conn *c, enum close_reason reason, const char *fmt, ...)
+{
+	char line[128];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	conn_say_goodbye(c, line, (size_t)n, reason);
+}
+
+/* Acts on the deadline that passed; returns -1 once closing or closed. */
+static int
+conn_expire(struct conn *c, enum conn_due due)
+{
+	switch (due) {
+	case DUE_FRAGMENT:
+		c->line_ms = 0;
+		return conn_act(c,
+		    proto_flush_fragment(&c->proto, &c->cfg->proto,
+			&c->srv->outbuf));
+	case DUE_IDLE:
+		if (c->state == CONN_OPEN)
+			conn_goodbyef(c, CLOSE_IDLE,
+			    "Error: idle for %d seconds, goodbye\r\n",
+			    c->cfg->idle_timeout);
+		else
+			conn_close(c, CLOSE_IDLE);
+		return -1;
+	case DUE_LINE:
+		conn_goodbyef(c, CLOSE_LINE_TIMEOUT,
+		    "Error: line not finished within %d seconds, goodbye\r\n",
+		    c->cfg->line_timeout);
+		return -1;
+	case DUE_WRITE:
+		conn_close(c, CLOSE_WRITE_TIMEOUT);
+		return -1;
+	case DUE_LINGER:
+		conn_close(c, c->reason);
+		return -1;
+	case DUE_NONE:
+		break;
+	}
+	return 0;
+}
+
 static void
 conn_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
+	enum conn_due due;
+	uint64_t when = conn_deadline(c, &due);
 
 	(void)fd;
 	(void)what;
-	switch (c->state) {
-	case CONN_OPEN:
-		if (conn_act(c,
-			proto_flush_fragment(&c->proto, &c->cfg->proto,
-			    &c->srv->outbuf)) == 0)
-			conn_watch_fragment(c);
-		break;
-	case CONN_FLUSHING:
-		conn_close(c, "client stopped reading");
-		break;
-	case CONN_LINGERING:
-		conn_close(c, c->why);
-		break;
+	c->timer_ms = 0;
+	if (due != DUE_NONE && when <= conn_now_ms() &&
+	    conn_expire(c, due) == -1)
+		return;
+	conn_schedule(c);
+}
+
+/* Refuses a connection with one line, before it costs anything more. */
+static void
+conn_reject(struct server *srv, int fd, const union net_addr *peer,
+    enum reject_reason reason, const char *line)
+{
+	char name[NET_ADDRSTRLEN];
+
+	srv->stats.rejected[reason]++;
+	log_warnx("refused %s (%s)", net_format(peer, name, sizeof(name)),
+	    stats_reject_name(reason));
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+		srv->stats.bytes_out += strlen(line);
+	close(fd);
+}
+
+/* Returns false, having refused the connection, when a limit is reached. */
+static bool
+conn_admit(struct server *srv, int fd, const union net_addr *peer)
+{
+	const struct config *cfg = srv->cfg;
+
+	if (srv->nconns >= server_max_clients(srv)) {
+		conn_reject(srv, fd, peer, REJECT_BUSY,
+		    "Error: server busy, try again later\r\n");
+		return false;
 	}
+	if (cfg->max_clients_per_ip > 0 &&
+	    iptable_count(srv->per_ip, peer) >=
+		(unsigned)cfg->max_clients_per_ip) {
+		conn_reject(srv, fd, peer, REJECT_PER_IP,
+		    "Error: too many connections from your address, try "
+		    "again later\r\n");
+		return false;
+	}
+	if (iptable_add(srv->per_ip, peer) == -1) {
+		conn_reject(srv, fd, peer, REJECT_BUSY,
+		    "Error: server busy, try again later\r\n");
+		return false;
+	}
+	return true;
 }
 
 void
 conn_accept(struct server *srv, int fd, const union net_addr *peer)
 {
-	struct conn *c = calloc(1, sizeof(*c));
-	char name[NET_ADDRSTRLEN];
+	struct conn *c;
 	int on = 1;
 
-	if (c == NULL) {
-		log_warnx("out of memory, refusing %s",
-		    net_format(peer, name, sizeof(name)));
-		close(fd);
+	if (!conn_admit(srv, fd, peer))
+		return;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		iptable_remove(srv->per_ip, peer);
+		conn_reject(srv, fd, peer, REJECT_BUSY,
+		    "Error: server busy, try again later\r\n");
 		return;
 	}
 	c->srv = srv;
 	c->cfg = config_ref(srv->cfg);
 	c->fd = fd;
 	c->peer = *peer;
-	c->started_ms = conn_now_ms();
+	c->started_ms = c->input_ms = c->progress_ms = conn_now_ms();
 	c->events = EV_READ | EV_PERSIST;
 	event_assign(&c->ev_io, srv->base, fd, c->events, conn_on_io, c);
 	evtimer_assign(&c->ev_timer, srv->base, conn_on_timer, c);
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	srv->nconns++;
-	log_info("connection from %s", net_format(peer, name, sizeof(name)));
+	srv->stats.accepted++;
+	if (log_is_enabled(LOG_LEVEL_INFO)) {
+		char name[NET_ADDRSTRLEN];
+		log_info("connection from %s",
+		    net_format(peer, name, sizeof(name)));
+	}
 
 	/* Replies are whole and batched already: Nagle would only delay. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	event_add(&c->ev_io, NULL);
 	if (buf_append(&srv->outbuf, c->cfg->welcome_line,
 		c->cfg->welcome_line_len) == -1) {
-		conn_close(c, "out of memory");
+		conn_close(c, CLOSE_ERROR);
 		return;
 	}
-	conn_send(c);
+	if (conn_send(c) == 0)
+		conn_schedule(c);
 }
 
 /*
@@ -405,6 +635,10 @@ conn_stop(struct conn *c)
 {
 	int queued = 0;
 
+	if (c->state == CONN_LINGERING) {
+		conn_close(c, c->reason); /* nothing left to deliver */
+		return;
+	}
 	if (c->state != CONN_OPEN || c->stopping)
 		return;
 	c->stopping = true;
@@ -427,8 +661,8 @@ conn_stop_all(struct conn_list *list)
 }
 
 void
-conn_close_all(struct conn_list *list, const char *why)
+conn_close_all(struct conn_list *list, enum close_reason reason)
 {
 	while (!TAILQ_EMPTY(list))
-		conn_close(TAILQ_FIRST(list), why);
+		conn_close(TAILQ_FIRST(list), reason);
 }

@@ -8,6 +8,7 @@
 #include <sys/queue.h>
 
 #include "net.h"
+#include "stats.h"
 
 struct conn;
 struct server;
@@ -16,6 +17,6 @@ TAILQ_HEAD(conn_list, conn);
 
 void conn_accept(struct server *srv, int fd, const union net_addr *peer);
 void conn_stop_all(struct conn_list *list);
-void conn_close_all(struct conn_list *list, const char *why);
+void conn_close_all(struct conn_list *list, enum close_reason reason);
 
 #endif

@@ -118,6 +118,7 @@ listener_accept(struct listener *l, int max)
 		case ENFILE:
 		case ENOBUFS:
 		case ENOMEM:
+			l->cb(-1, NULL, l->arg);
 			listener_pause(l);
 			return -1;
 		case EAGAIN:

@@ -12,6 +12,7 @@
 
 struct listener;
 
+/* Called with fd -1 when a connection waits but descriptors ran out. */
 typedef void (
     *listener_accept_fn)(int fd, const union net_addr *peer, void *arg);
 

@@ -66,6 +66,9 @@ log_prefix(char *line, size_t len, enum log_level level)
  * One write per line, so lines from concurrent writers to the same stderr
  * never interleave.
  */
+static void log_emit(enum log_level level, const char *errstr, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
+
 static void
 log_emit(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 {

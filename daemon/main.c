@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
 
@@ -22,6 +23,9 @@ enum {
 	EXIT_ERROR = 1, /* bad config, cannot listen, runtime failure */
 	EXIT_USAGE = 2, /* bad command line */
 };
+
+/* Descriptors kept for hellod itself: listeners, the event loop, logs. */
+#define RESERVED_FDS 32
 
 struct options {
 	const char *config;
@@ -140,6 +144,29 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	server_reload(arg);
 }
 
+/*
+ * Raises the open file limit as far as the hard limit allows and returns
+ * how many clients it leaves room for.
+ */
+static size_t
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return SIZE_MAX;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t soft = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			rl.rlim_cur = soft;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > SIZE_MAX)
+		return SIZE_MAX;
+	return rl.rlim_cur > RESERVED_FDS ? (size_t)rl.rlim_cur - RESERVED_FDS
+					  : 1;
+}
+
 static int
 serve(struct config *cfg, const struct options *opt)
 {
@@ -157,7 +184,9 @@ serve(struct config *cfg, const struct options *opt)
 	char err[512];
 	int rc = EXIT_ERROR;
 
-	if (base == NULL || (srv = server_new(base, cfg, opt->port)) == NULL) {
+	if (base == NULL ||
+	    (srv = server_new(base, cfg, opt->port, raise_fd_limit())) ==
+		NULL) {
 		snprintf(err, sizeof(err),
 		    "cannot start the event loop: out of memory");
 		goto done;

@@ -3,6 +3,30 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Telnet (RFC 854, RFC 860) bytes the protocol acts on. */
+enum {
+	TELNET_TM = 6,	  /* TIMING-MARK option */
+	TELNET_SE = 0xf0, /* end of subnegotiation */
+	TELNET_IP = 0xf4, /* interrupt process: Ctrl-C */
+	TELNET_SB = 0xfa, /* start of subnegotiation */
+	TELNET_WILL = 0xfb,
+	TELNET_DO = 0xfd,
+	TELNET_WONT = 0xfc,
+	TELNET_IAC = 0xff,
+};
+
+/* Where a telnet command stands between two bytes, or two reads. */
+enum {
+	TELNET_DATA,	/* plain data */
+	TELNET_CMD,	/* after IAC */
+	TELNET_OPTION,	/* after IAC WILL/WONT/DO/DONT */
+	TELNET_SUB,	/* inside IAC SB ... */
+	TELNET_SUB_IAC, /* after IAC inside a subnegotiation */
+};
+
+/* Ctrl-D alone on a line: a terminal user's end of input. */
+static const char proto_eot = 0x04;
+
 static bool
 proto_is_blank(const char *msg, size_t len)
 {
@@ -30,7 +54,8 @@ static enum proto_status
 proto_message(struct proto *p, const struct proto_params *pp, const char *msg,
     size_t len, const char *eol, struct buf *out)
 {
-	if (len == 4 && memcmp(msg, "exit", 4) == 0)
+	if ((len == 4 && memcmp(msg, "exit", 4) == 0) ||
+	    (len == 1 && msg[0] == proto_eot))
 		return PROTO_EXIT;
 	if (proto_is_blank(msg, len))
 		return PROTO_OK;
@@ -60,6 +85,7 @@ proto_line(struct proto *p, const struct proto_params *pp, const char *seg,
 	enum proto_status st;
 
 	p->seen_eol = true;
+	p->lines++;
 	if (buf_size(&p->line) > 0) {
 		if (buf_size(&p->line) + seglen > pp->max_line + 1)
 			return proto_too_long(p, pp, out);
@@ -90,8 +116,9 @@ proto_hold(struct proto *p, const struct proto_params *pp, const char *in,
 	return PROTO_OK;
 }
 
-enum proto_status
-proto_input(struct proto *p, const struct proto_params *pp, const char *in,
+/* Turns data bytes, telnet commands already removed, into messages. */
+static enum proto_status
+proto_data(struct proto *p, const struct proto_params *pp, const char *in,
     size_t len, struct buf *out)
 {
 	while (len > 0) {
@@ -112,14 +139,98 @@ proto_input(struct proto *p, const struct proto_params *pp, const char *in,
 }
 
 /*
+ * Takes one byte of a telnet command.  Returns true when the byte turned
+ * out to be data after all (an IAC not followed by a command byte): the
+ * caller then hands the IAC to proto_data() and feeds the byte again.
+ */
+static bool
+proto_telnet(struct proto *p, unsigned char ch, bool *interrupted,
+    struct buf *out, enum proto_status *st)
+{
+	static const char wont_tm[] = { (char)TELNET_IAC, (char)TELNET_WONT,
+		TELNET_TM };
+
+	switch (p->telnet) {
+	case TELNET_CMD:
+		p->telnet = TELNET_DATA;
+		if (ch == TELNET_IAC || ch < TELNET_SE)
+			return true;
+		if (ch >= TELNET_WILL) {
+			p->telnet = TELNET_OPTION;
+			p->telnet_verb = ch;
+		} else if (ch == TELNET_SB) {
+			p->telnet = TELNET_SUB;
+		} else if (ch == TELNET_IP) {
+			*interrupted = true;
+		}
+		break;
+	case TELNET_OPTION:
+		p->telnet = TELNET_DATA;
+		if (p->telnet_verb == TELNET_DO && ch == TELNET_TM &&
+		    buf_append(out, wont_tm, sizeof(wont_tm)) == -1)
+			*st = PROTO_NOMEM;
+		break;
+	case TELNET_SUB:
+		if (ch == TELNET_IAC)
+			p->telnet = TELNET_SUB_IAC;
+		break;
+	case TELNET_SUB_IAC:
+		p->telnet = ch == TELNET_SE ? TELNET_DATA : TELNET_SUB;
+		break;
+	}
+	return false;
+}
+
+/*
+ * Splits the input into data runs and telnet commands.  After an
+ * interrupt, the rest of the input is only scanned for commands, so a
+ * DO TIMING-MARK sent with the interrupt is still answered.
+ */
+enum proto_status
+proto_input(struct proto *p, const struct proto_params *pp, const char *in,
+    size_t len, struct buf *out)
+{
+	static const char iac = (char)TELNET_IAC;
+	enum proto_status st = PROTO_OK;
+	bool interrupted = false;
+
+	while (len > 0 && st == PROTO_OK) {
+		if (p->telnet == TELNET_DATA) {
+			const char *cmd = memchr(in, TELNET_IAC, len);
+			size_t n = cmd != NULL ? (size_t)(cmd - in) : len;
+			if (n > 0 && !interrupted)
+				st = proto_data(p, pp, in, n, out);
+			if (cmd != NULL)
+				p->telnet = TELNET_CMD, n++;
+			in += n;
+			len -= n;
+		} else if (proto_telnet(p, (unsigned char)*in, &interrupted,
+			       out, &st)) {
+			if (!interrupted)
+				st = proto_data(p, pp, &iac, 1, out);
+			if ((unsigned char)*in == TELNET_IAC)
+				in++, len--;
+		} else {
+			in++;
+			len--;
+		}
+	}
+	return st == PROTO_OK && interrupted ? PROTO_INTERRUPT : st;
+}
+
+/*
  * True when the unfinished line may be answered once the client pauses:
  * always in raw framing, and in auto framing until the first terminator.
+ * A lone Ctrl-D counts in every framing: a terminal user sends it with no
+ * line ending and waits.
  */
 bool
 proto_has_fragment(const struct proto *p, const struct proto_params *pp)
 {
 	if (buf_size(&p->line) == 0)
 		return false;
+	if (buf_size(&p->line) == 1 && *buf_head(&p->line) == proto_eot)
+		return true;
 	return pp->framing == PROTO_FRAMING_RAW ||
 	    (pp->framing == PROTO_FRAMING_AUTO && !p->seen_eol);
 }

@@ -7,6 +7,11 @@
  * answered with the reply template around it, ending in the terminator the
  * line had.  An unterminated fragment may also be a message, when the
  * connection decides the client has paused (see proto_has_fragment()).
+ *
+ * Telnet commands (IAC, byte 0xFF, and what follows it) are removed from
+ * the bytes before they form lines; IAC IAC is a literal 0xFF.  IAC IP (a
+ * telnet user's Ctrl-C) ends the session, and IAC DO TIMING-MARK is
+ * answered with IAC WONT TIMING-MARK so the user's telnet does not hang.
  */
 #ifndef HELLOD_PROTO_H
 #define HELLOD_PROTO_H
@@ -41,14 +46,18 @@ struct proto_params {
 struct proto {
 	struct buf line;   /* the unfinished line, at most max_line + 1 bytes */
 	uint64_t messages; /* messages answered so far */
-	bool seen_eol;	   /* the client has sent a line terminator */
+	uint64_t lines;	   /* line terminators seen so far */
+	unsigned char telnet;	   /* where a telnet command stands */
+	unsigned char telnet_verb; /* WILL, WONT, DO or DONT awaiting option */
+	bool seen_eol;		   /* the client has sent a line terminator */
 };
 
 enum proto_status {
-	PROTO_OK,	/* keep going */
-	PROTO_EXIT,	/* the client said exit: deliver the replies, close */
-	PROTO_TOO_LONG, /* an error line was queued: deliver it, close */
-	PROTO_NOMEM,	/* out of memory: close */
+	PROTO_OK,	 /* keep going */
+	PROTO_EXIT,	 /* the client said exit: deliver the replies, close */
+	PROTO_TOO_LONG,	 /* an error line was queued: deliver it, close */
+	PROTO_INTERRUPT, /* telnet interrupt: deliver the replies, close */
+	PROTO_NOMEM,	 /* out of memory: close */
 };
 
 enum proto_status proto_input(struct proto *p, const struct proto_params *pp,

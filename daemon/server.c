@@ -5,27 +5,61 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iptable.h"
 #include "listener.h"
 #include "log.h"
 
+/* Says so when the descriptor limit keeps max_clients out of reach. */
+static void
+server_check_fd_room(const struct server *srv, const struct config *cfg)
+{
+	if ((size_t)cfg->max_clients <= srv->fd_room)
+		return;
+	log_warnx("max_clients is %d but the open file limit leaves room for "
+		  "only %zu clients: serving at most %zu (raise the limit "
+		  "with ulimit -n or LimitNOFILE=)",
+	    cfg->max_clients, srv->fd_room, srv->fd_room);
+}
+
 struct server *
-server_new(struct event_base *base, struct config *cfg, int port_override)
+server_new(struct event_base *base, struct config *cfg, int port_override,
+    size_t fd_room)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 
 	if (srv == NULL)
 		return NULL;
+	if ((srv->per_ip = iptable_new()) == NULL) {
+		free(srv);
+		return NULL;
+	}
 	srv->base = base;
 	srv->cfg = config_ref(cfg);
 	srv->port_override = port_override;
+	srv->fd_room = fd_room;
 	TAILQ_INIT(&srv->conns);
+	server_check_fd_room(srv, cfg);
 	return srv;
 }
 
+size_t
+server_max_clients(const struct server *srv)
+{
+	size_t max = (size_t)srv->cfg->max_clients;
+
+	return max < srv->fd_room ? max : srv->fd_room;
+}
+
+/* fd is -1 when a connection waits but no descriptor is left for it. */
 static void
 server_on_accept(int fd, const union net_addr *peer, void *arg)
 {
-	conn_accept(arg, fd, peer);
+	struct server *srv = arg;
+
+	if (fd == -1)
+		srv->stats.rejected[REJECT_FD_LIMIT]++;
+	else
+		conn_accept(srv, fd, peer);
 }
 
 static int
@@ -189,6 +223,7 @@ server_reload(struct server *srv)
 	srv->listeners = set;
 	srv->nlisteners = n;
 	log_set_level((enum log_level)cfg->log_level);
+	server_check_fd_room(srv, cfg);
 	config_unref(srv->cfg);
 	srv->cfg = cfg;
 	log_info("configuration reloaded");
@@ -203,7 +238,7 @@ server_on_stop_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_warnx("shutdown timeout: closing %zu clients that did not finish",
 	    srv->nconns);
-	conn_close_all(&srv->conns, "shutdown timeout");
+	conn_close_all(&srv->conns, CLOSE_SHUTDOWN);
 }
 
 /*
@@ -249,12 +284,13 @@ server_free(struct server *srv)
 {
 	if (srv == NULL)
 		return;
-	conn_close_all(&srv->conns, "server exiting");
+	conn_close_all(&srv->conns, CLOSE_SHUTDOWN);
 	server_close_listeners(srv->listeners, srv->nlisteners);
 	free(srv->listeners);
 	if (srv->ev_stop_timeout != NULL)
 		event_free(srv->ev_stop_timeout);
 	buf_release(&srv->outbuf);
+	iptable_free(srv->per_ip);
 	config_unref(srv->cfg);
 	free(srv);
 }

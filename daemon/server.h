@@ -12,10 +12,12 @@
 #include "buf.h"
 #include "config.h"
 #include "conn.h"
+#include "stats.h"
 
 /* Bytes read per read event: also bounds the lines handled per event. */
 #define SERVER_INBUF (16 * 1024)
 
+struct iptable;
 struct listener;
 
 struct server {
@@ -28,18 +30,22 @@ struct server {
 	size_t nconns;
 	bool stopping;
 	struct event *ev_stop_timeout;
+	size_t fd_room; /* clients the descriptor limit leaves room for */
+	struct iptable *per_ip; /* open connections per client address */
+	struct stats stats;
 
 	/* Per-loop scratch space for the message path. */
 	char inbuf[SERVER_INBUF];
 	struct buf outbuf;
 };
 
-struct server *
-server_new(struct event_base *base, struct config *cfg, int port_override);
+struct server *server_new(struct event_base *base, struct config *cfg,
+    int port_override, size_t fd_room);
 int server_listen(struct server *srv, char *err, size_t errlen);
 void server_reload(struct server *srv);
 void server_stop(struct server *srv);
 void server_conn_gone(struct server *srv);
+size_t server_max_clients(const struct server *srv);
 void server_free(struct server *srv);
 
 #endif

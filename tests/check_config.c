@@ -69,6 +69,12 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg->max_line, 1024);
 	ck_assert_int_eq(cfg->fragment_delay_ms, 100);
 	ck_assert_int_eq(cfg->shutdown_timeout, 10);
+	ck_assert_int_eq(cfg->max_clients, 10000);
+	ck_assert_int_eq(cfg->max_clients_per_ip, 0);
+	ck_assert_int_eq(cfg->idle_timeout, 300);
+	ck_assert_int_eq(cfg->line_timeout, 30);
+	ck_assert_int_eq(cfg->max_output, 65536);
+	ck_assert_int_eq(cfg->write_timeout, 30);
 	ck_assert_int_eq(cfg->framing, PROTO_FRAMING_AUTO);
 	ck_assert_int_eq(cfg->log_level, LOG_LEVEL_INFO);
 	ck_assert_str_eq(cfg->welcome_line, "Welcome!\r\n");
@@ -107,6 +113,21 @@ START_TEST(test_every_key)
 	ck_assert_str_eq(cfg->welcome_line, "Hi there\r\n");
 	ck_assert_str_eq(cfg->proto.reply_head, "100% sure, ");
 	ck_assert_str_eq(cfg->proto.reply_tail, "");
+	config_unref(cfg);
+}
+END_TEST
+
+/* Numbers are read where the key stands, in libconfig's bases. */
+START_TEST(test_int_literals)
+{
+	struct config *cfg = load("welcome = \"port = 1\"; port = 80;\n"
+				  "# backlog = 3\nbacklog = 010; max_line = "
+				  "0x20;\n");
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->port, 80);
+	ck_assert_int_eq(cfg->backlog, 10);
+	ck_assert_int_eq(cfg->max_line, 32);
 	config_unref(cfg);
 }
 END_TEST
@@ -162,6 +183,16 @@ static const struct {
 	    "1: port: 4294975073 is out of range (0 to 65535)" },
 	{ "port = \"80\";\n", "1: port: expected an integer, got a string" },
 	{ "backlog = 0;\n", "1: backlog: 0 is out of range (1 to 65535)" },
+	{ "max_clients = 0;\n",
+	    "1: max_clients: 0 is out of range (1 to 1000000)" },
+	{ "max_clients_per_ip = -1;\n",
+	    "1: max_clients_per_ip: -1 is out of range (0 to 1000000)" },
+	{ "idle_timeout = -5;\n",
+	    "1: idle_timeout: -5 is out of range (0 to 86400)" },
+	{ "max_output = 0;\n",
+	    "1: max_output: 0 is out of range (1 to 67108864)" },
+	{ "line_timeout = 99999999999999999999;\n",
+	    "1: line_timeout: the number is too large (allowed: 0 to 86400)" },
 	{ "max_line = 0;\n", "1: max_line: 0 is out of range (1 to 1048576)" },
 	{ "shutdown_timeout = 1.5;\n",
 	    "1: shutdown_timeout: expected an integer, got a float" },
@@ -247,6 +278,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_every_key);
+	tcase_add_test(tc, test_int_literals);
 	tcase_add_test(tc, test_empty_welcome);
 	tcase_add_test(tc, test_refcount);
 	tcase_add_test(tc, test_shipped_config);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every C file is formatted as .clang-format says; one TAP line per file.
 cd "$(dirname "$0")/.." || exit 1
-set -- daemon/*.[ch] tests/*.[ch]
+set -- daemon/*.[ch] tests/*.[ch] tests/fuzz/*.c
 echo "1..$#"
 i=0
 for f; do

@@ -244,6 +244,96 @@ START_TEST(test_custom_template)
 }
 END_TEST
 
+START_TEST(test_telnet_commands_removed)
+{
+	/* IAC WILL 1 and IAC DO 3 inside the name, IAC NOP before it. */
+	ck_assert_int_eq(feed("\xff\xf1"
+			      "Bo\xff\xfb\x01"
+			      "b\xff\xfd\x03"
+			      "by\r\n"),
+	    PROTO_OK);
+	EXPECT("Hello, Bobby!\r\n");
+}
+END_TEST
+
+START_TEST(test_telnet_subnegotiation_skipped)
+{
+	/* IAC SB 24 ... IAC SE, with an escaped IAC inside, split up. */
+	ck_assert_int_eq(feed("A\xff\xfa\x18\x00"
+			      "xterm\xff"),
+	    PROTO_OK);
+	ck_assert_int_eq(feed("\xff\x01\xff"), PROTO_OK);
+	ck_assert_int_eq(feed("\xf0"
+			      "B\n"),
+	    PROTO_OK);
+	EXPECT("Hello, AB!\n");
+}
+END_TEST
+
+START_TEST(test_telnet_iac_iac_is_data)
+{
+	ck_assert_int_eq(feed("a\xff\xff"
+			      "b\xff"),
+	    PROTO_OK);
+	ck_assert_int_eq(feed("\xff\n"), PROTO_OK);
+	EXPECT("Hello, a\xff\x62\xff!\n");
+}
+END_TEST
+
+/* An IAC that starts no command is kept, and so is the byte after it. */
+START_TEST(test_telnet_lone_iac_is_data)
+{
+	ck_assert_int_eq(feed("\xff"), PROTO_OK);
+	ck_assert_int_eq(feed("A\n\xff\n"), PROTO_OK);
+	EXPECT("Hello, \xff\x41!\nHello, \xff!\n");
+}
+END_TEST
+
+START_TEST(test_telnet_interrupt)
+{
+	ck_assert_int_eq(feed("a\nhal"), PROTO_OK);
+	ck_assert_int_eq(feed("f\xff\xf4\xff\xfd\x06more\n"), PROTO_INTERRUPT);
+	EXPECT("Hello, a!\n\xff\xfc\x06");
+}
+END_TEST
+
+START_TEST(test_telnet_timing_mark_split)
+{
+	ck_assert_int_eq(feed("\xff\xfd"), PROTO_OK);
+	ck_assert_int_eq(feed("\x06x\n"), PROTO_OK);
+	EXPECT("\xff\xfc\x06Hello, x!\n");
+}
+END_TEST
+
+START_TEST(test_ctrl_d_closes)
+{
+	ck_assert_int_eq(feed("a\n\x04\r\n"), PROTO_EXIT);
+	EXPECT("Hello, a!\n");
+	teardown();
+	setup();
+	params.framing = PROTO_FRAMING_LINE;
+	ck_assert_int_eq(feed("b\n\x04"), PROTO_OK);
+	EXPECT("Hello, b!\n");
+	/* Unterminated, it waits for a pause like a fragment, in any framing.
+	 */
+	ck_assert(proto_has_fragment(&p, &params));
+	ck_assert_int_eq(proto_flush_fragment(&p, &params, &out), PROTO_EXIT);
+}
+END_TEST
+
+/* A Ctrl-D that starts a longer line is data, however the line arrives. */
+START_TEST(test_ctrl_d_inside_a_line)
+{
+	params.framing = PROTO_FRAMING_LINE;
+	ck_assert_int_eq(feed("\x04"), PROTO_OK);
+	ck_assert_int_eq(feed("bob\n"), PROTO_OK);
+	EXPECT("Hello, \x04"
+	       "bob!\n");
+	ck_assert_int_eq(feed("x\x04\n"), PROTO_OK);
+	EXPECT("Hello, x\x04!\n");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -270,6 +360,14 @@ main(void)
 	tcase_add_test(tc, test_fragment_exit);
 	tcase_add_test(tc, test_finish_answers_fragment);
 	tcase_add_test(tc, test_custom_template);
+	tcase_add_test(tc, test_telnet_commands_removed);
+	tcase_add_test(tc, test_telnet_subnegotiation_skipped);
+	tcase_add_test(tc, test_telnet_iac_iac_is_data);
+	tcase_add_test(tc, test_telnet_lone_iac_is_data);
+	tcase_add_test(tc, test_telnet_interrupt);
+	tcase_add_test(tc, test_telnet_timing_mark_split);
+	tcase_add_test(tc, test_ctrl_d_closes);
+	tcase_add_test(tc, test_ctrl_d_inside_a_line);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

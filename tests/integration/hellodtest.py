@@ -10,6 +10,7 @@ import ctypes
 import fcntl
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -24,6 +25,11 @@ import time
 import traceback
 
 HELLOD = os.path.abspath(os.environ.get("HELLOD_BIN", "build/daemon/hellod"))
+# Under sanitizers or valgrind, memory figures are theirs, not hellod's.
+SANITIZED = bool(os.environ.get("HELLOD_SANITIZED"))
+# A command to run hellod under, such as valgrind.
+WRAPPER = os.environ.get("HELLOD_WRAPPER", "").split()
+SLOWDOWN = 10 if WRAPPER else 1
 TIMEOUT = 5.0
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -38,12 +44,13 @@ class Hellod:
     """One hellod process with its own config file in a temporary folder."""
 
     def __init__(self, conf="", bind=("127.0.0.1",), port=0, args=(),
-                 env=None, start=True):
+                 env=None, start=True, nofile=None):
         self.dir = tempfile.mkdtemp(prefix="hellod-test-")
         self.conf_path = os.path.join(self.dir, "hellod.conf")
         self.write_config(conf, bind=bind, port=port)
         self.args = list(args)
         self.env = env
+        self.nofile = nofile  # RLIMIT_NOFILE, soft and hard, to start with
         self.proc = None
         self.lines = []
         self.ports = {}
@@ -64,17 +71,23 @@ class Hellod:
         env = dict(os.environ)
         env.update(self.env or {})
         self.proc = subprocess.Popen(
-            [HELLOD, "-c", self.conf_path] + self.args,
+            WRAPPER + [HELLOD, "-c", self.conf_path] + self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, env=env, preexec_fn=_die_with_parent)
+            stderr=subprocess.PIPE, env=env, preexec_fn=self._preexec)
         _running.append(self)
         threading.Thread(target=self._read_log, daemon=True).start()
         if ready:
-            self.wait_log(r"info: hellod \S+ ready")
+            self.wait_log(r"info: hellod \S+ ready", timeout=TIMEOUT * SLOWDOWN)
             for line in self.log_lines(r"listening on "):
                 m = re.search(r"listening on \[?([^\]]*?)\]?:(\d+)$", line)
                 self.ports[m.group(1)] = int(m.group(2))
         return self
+
+    def _preexec(self):
+        _die_with_parent()
+        if self.nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE,
+                               (self.nofile, self.nofile))
 
     def _read_log(self):
         for raw in self.proc.stderr:
@@ -112,11 +125,27 @@ class Hellod:
         with self._cond:
             return "\n".join(l for l in self.lines if l is not None)
 
-    def connect(self, host="127.0.0.1", port=None, welcome=b"Welcome!\r\n"):
-        c = Client(host, port or self.ports.get(host, self.port))
+    def connect(self, host="127.0.0.1", port=None, welcome=b"Welcome!\r\n",
+                timeout=TIMEOUT):
+        c = Client(host, port or self.ports.get(host, self.port), timeout)
         if welcome:
             c.expect(welcome)
         return c
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def fd_count(self):
+        return len(os.listdir("/proc/%d/fd" % self.proc.pid))
+
+    def cpu_seconds(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def signal(self, sig):
         self.proc.send_signal(sig)
@@ -135,14 +164,19 @@ class Hellod:
             raise AssertionError("hellod did not exit within %.1fs" % timeout)
 
     def stop(self):
+        """SIGTERM if still running; returns the exit status, or None when
+        the test already collected it."""
+        code = None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(TIMEOUT)
+                code = self.proc.wait(TIMEOUT * SLOWDOWN)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                code = -signal.SIGKILL
         shutil.rmtree(self.dir, ignore_errors=True)
+        return code
 
 
 def run_hellod(*args, timeout=TIMEOUT, cwd=None):
@@ -202,7 +236,13 @@ class Client:
 
     def expect(self, want, timeout=None):
         got = self.recv_exact(len(want), timeout)
-        assert got == want, "expected %r, got %r" % (want, got)
+        if got != want:
+            at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b),
+                      min(len(got), len(want)))
+            raise AssertionError("expected %r, got %r (%d of %d bytes, first "
+                                 "difference at byte %d)"
+                                 % (want[at:at + 60], got[at:at + 60],
+                                    len(got), len(want), at))
 
     def expect_eof(self, timeout=None):
         self.sock.settimeout(timeout or self.timeout)
@@ -222,29 +262,40 @@ class Client:
         self.sock.close()
 
 
+def _stop_all():
+    """Stops every daemon the test started; returns the problems seen."""
+    problems = []
+    for d in _running:
+        code = d.stop()
+        if code not in (0, None):
+            problems.append("hellod exited with status %d" % code)
+    return problems
+
+
 def run(module_globals):
-    """Runs every test_* function of the calling module, printing TAP."""
+    """Runs every test_* function of the calling module, printing TAP.
+    A daemon that does not exit 0 when stopped (a leak or memory error
+    found by a sanitizer or valgrind) fails the test that started it."""
     tests = [(n, f) for n, f in module_globals.items()
              if n.startswith("test_") and callable(f)]
     print("1..%d" % len(tests), flush=True)
     failed = 0
     for i, (name, fn) in enumerate(tests, 1):
         started = time.monotonic()
+        problems = []
         try:
             fn()
-            status = "ok"
         except Exception:
-            status = "not ok"
+            problems = traceback.format_exc().splitlines()
+        problems += _stop_all()
+        if problems:
             failed += 1
-            for line in traceback.format_exc().splitlines():
+            for line in problems:
                 print("# " + line)
-        finally:
-            for d in list(_running):
-                if status != "ok":
-                    for line in d.log_text().splitlines():
-                        print("# hellod: " + line)
-                d.stop()
-            _running.clear()
-        print("%s %d - %s (%.2fs)" % (status, i, name,
+            for d in _running:
+                for line in d.log_text().splitlines():
+                    print("# hellod: " + line)
+        _running.clear()
+        print("%s %d - %s (%.2fs)" % ("not ok" if problems else "ok", i, name,
                                       time.monotonic() - started), flush=True)
     sys.exit(1 if failed else 0)

@@ -2,9 +2,10 @@
 
 import os
 import socket
+import subprocess
 import tempfile
 
-from hellodtest import Hellod, free_port, run_hellod, run
+from hellodtest import HELLOD, Hellod, free_port, run_hellod, run
 
 
 def _conf(text):
@@ -40,6 +41,55 @@ def test_bad_config_refused_before_binding():
     assert b":3: welcome: expected a string, got an integer" in r.stderr
     assert r.stderr.count(b"\n") == 1, r.stderr
     assert b"listening" not in r.stderr
+
+
+BAD_CONFIGS = [
+    ("port = ;\n", 1, "syntax error (at 'port')"),
+    ("port = 1;\nport = 2;\n", 2, "duplicate setting name (at 'port')"),
+    ('max_line = "long";\n', 1, "max_line: expected an integer, got a string"),
+    ("welcome = 5;\n", 1, "welcome: expected a string, got an integer"),
+    ('bind = "127.0.0.1";\n', 1, "bind: expected a list of addresses"),
+    ("port = 4294975073;\n", 1,
+     "port: 4294975073 is out of range (0 to 65535)"),
+    ("max_clients = 99999999999999999999;\n", 1,
+     "max_clients: the number is too large (allowed: 1 to 1000000)"),
+    ("idle_timeout = -1;\n", 1, "idle_timeout: -1 is out of range"),
+    ("max_output = 0;\n", 1, "max_output: 0 is out of range"),
+    ("backlog = 0;\n", 1, "backlog: 0 is out of range (1 to 65535)"),
+    ("\nmax_clients = 0;\n", 2, "max_clients: 0 is out of range"),
+    ("port = 65536;\n", 1, "port: 65536 is out of range (0 to 65535)"),
+    ("write_timeout = 86401;\n", 1, "write_timeout: 86401 is out of range"),
+    ('reply = "%d %s";\n', 1, "reply: '%d' is not allowed"),
+    ('framing = "tcp";\n', 1, "framing: 'tcp' is not one of"),
+    ("colour = 1;\n", 1, "colour: unknown key"),
+]
+
+
+def test_bad_config_matrix_is_refused_before_binding():
+    port = free_port()
+    for text, line, why in BAD_CONFIGS:
+        path = _conf(text)
+        r = run_hellod("-c", path, "-p", str(port))
+        os.unlink(path)
+        assert r.returncode == 1, (text, r)
+        want = b"hellod: %s:%d: %s" % (path.encode(), line, why.encode())
+        assert r.stderr.startswith(want), (text, r.stderr)
+        assert r.stderr.count(b"\n") == 1, r.stderr
+    with socket.socket() as s:  # nothing was left bound
+        s.bind(("127.0.0.1", port))
+
+
+def test_unreadable_config_file():
+    path = _conf("port = 1;\n")
+    os.chmod(path, 0)
+    # root reads anything: check as an unprivileged user then.
+    drop = (lambda: os.setuid(65534)) if os.geteuid() == 0 else None
+    r = subprocess.run([HELLOD, "-t", "-c", path], capture_output=True,
+                       preexec_fn=drop, timeout=5)
+    os.unlink(path)
+    assert r.returncode == 1, r
+    assert r.stderr == (b"hellod: %s: cannot open: Permission denied\n"
+                        % path.encode()), r.stderr
 
 
 def test_missing_config_file():

@@ -176,7 +176,7 @@ def test_over_long_line_gets_error_and_close():
     c.send(b"y" * 17 + b"\n")
     c.expect(b"Error: line too long (max 16 bytes)\r\n")
     c.expect_eof()
-    d.wait_log(r"\(line too long\)")
+    d.wait_log(r"\(line_too_long\)")
 
 
 def test_over_long_fragment_refused_before_terminator():

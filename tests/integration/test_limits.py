@@ -1,0 +1,264 @@
+"""Limits, timeouts, backpressure and hostile bytes: each limit is hit by a
+real client over TCP and the test asserts what that client and the others
+see, and what it costs the server."""
+
+import os
+import resource
+import socket
+import threading
+import time
+
+from hellodtest import Client, Hellod, SANITIZED, run
+
+BUSY = b"Error: server busy, try again later\r\n"
+
+
+def _flood(sock, data, seconds):
+    """Sends data until done, the peer closes, or it is stuck for seconds."""
+    sock.settimeout(seconds)
+    try:
+        view = memoryview(data)
+        while view:
+            n = sock.send(view[:65536])
+            view = view[n:]
+    except (socket.timeout, BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def _round_trip(c, name):
+    started = time.monotonic()
+    c.send(name + b"\n")
+    c.expect(b"Hello, " + name + b"!\n")
+    return time.monotonic() - started
+
+
+def test_endless_line_is_refused_in_bounded_memory():
+    d = Hellod()
+    other = d.connect()
+    before = d.rss_kib()
+    c = d.connect()
+    sender = threading.Thread(target=_flood,
+                              args=(c.sock, b"x" * (10 << 20), 5))
+    sender.start()
+    other_rtt = _round_trip(other, b"other")
+    sender.join()
+    c.expect(b"Error: line too long (max 1024 bytes)\r\n")
+    try:
+        c.expect_eof()
+    except AssertionError as e:
+        assert "reset" in str(e), e  # the flood outran the linger
+    assert other_rtt < 1.0, other_rtt
+    if not SANITIZED:
+        assert d.rss_kib() - before < 1024, (before, d.rss_kib())
+    d.wait_log(r"\(line_too_long\)")
+
+
+def test_flood_without_reading_is_held_back():
+    d = Hellod()
+    other = d.connect()
+    _round_trip(other, b"warm")
+    before = d.rss_kib()
+    c = d.connect()
+    lines = b"".join(b"n%07d\n" % i for i in range((40 << 20) // 9))
+    sender = threading.Thread(target=_flood, args=(c.sock, lines, 2))
+    sender.start()
+    worst = 0.0
+    while sender.is_alive():
+        worst = max(worst, _round_trip(other, b"other"))
+        time.sleep(0.02)
+    for _ in range(20):
+        worst = max(worst, _round_trip(other, b"after"))
+    assert worst < 0.05, "round trip %.3fs during the flood" % worst
+    if not SANITIZED:
+        grown = d.rss_kib() - before
+        assert grown < 2048, "RSS grew by %d KiB" % grown
+    # The flooding client still gets its replies, in order, once it reads.
+    c.expect(b"".join(b"Hello, n%07d!\n" % i for i in range(1000)))
+
+
+def test_half_close_gets_every_reply():
+    d = Hellod()
+    c = d.connect()
+    n = 20000
+    lines = b"".join(b"m%d\n" % i for i in range(n))
+
+    def send_then_shut():
+        c.sock.sendall(lines)
+        c.shut_write()
+
+    sender = threading.Thread(target=send_then_shut)
+    sender.start()
+    c.expect(b"".join(b"Hello, m%d!\n" % i for i in range(n)), timeout=20)
+    sender.join()
+    c.expect_eof()
+
+
+def test_out_of_descriptors_pauses_without_spinning():
+    d = Hellod("backlog = 256;\n")
+    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, (64, 64))
+    clients = [Client("127.0.0.1", d.port) for _ in range(100)]
+    d.wait_log(r"warning: out of file descriptors, pausing accept")
+    cpu = d.cpu_seconds()
+    time.sleep(3)
+    used = d.cpu_seconds() - cpu
+    assert used < 0.15, "%.2fs of CPU in 3s while out of descriptors" % used
+    for c in clients:
+        c.close()
+    started = time.monotonic()
+    c = d.connect(timeout=2)
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.5, "welcome after %.3fs" % elapsed
+    c.send(b"back\n")
+    c.expect(b"Hello, back!\n")
+
+
+def test_max_clients():
+    d = Hellod("max_clients = 10;\n")
+    first = [d.connect() for _ in range(10)]
+    extra = Client("127.0.0.1", d.port)
+    extra.expect(BUSY)
+    extra.expect_eof()
+    for i, c in enumerate(first):
+        _round_trip(c, b"c%d" % i)
+    first[0].send(b"exit\n")
+    first[0].expect_eof()
+    first[0].close()
+    d.wait_log(r"closed .* \(exit\)")
+    d.connect().send(b"x\n")  # a slot freed up
+    d.wait_log(r"warning: refused 127\.0\.0\.1:\d+ \(busy\)")
+
+
+def test_descriptor_limit_lowers_max_clients():
+    d = Hellod(nofile=64)
+    d.wait_log(r"warning: max_clients is 10000 but the open file limit "
+               r"leaves room for only 32 clients: serving at most 32 \(raise "
+               r"the limit with ulimit -n or LimitNOFILE=\)")
+    clients = [d.connect() for _ in range(32)]
+    extra = Client("127.0.0.1", d.port)
+    extra.expect(BUSY)
+    _round_trip(clients[-1], b"last")
+
+
+def test_max_clients_per_ip():
+    d = Hellod("max_clients_per_ip = 2;\n")
+    a = [d.connect(), d.connect()]
+    third = Client("127.0.0.1", d.port)
+    third.expect(b"Error: too many connections from your address, try "
+                 b"again later\r\n")
+    third.expect_eof()
+    other = socket.create_connection(("127.0.0.1", d.port),
+                                     source_address=("127.0.0.2", 0))
+    other.settimeout(5)
+    assert other.recv(100) == b"Welcome!\r\n"
+    other.close()
+    for c in a:
+        _round_trip(c, b"still")
+    d.wait_log(r"refused 127\.0\.0\.1:\d+ \(per_ip\)")
+
+
+def test_idle_timeout():
+    d = Hellod("idle_timeout = 1;\n")
+    chatty = d.connect()
+    started = time.monotonic()
+    silent = d.connect()
+    silent_done = None
+    while time.monotonic() - started < 4:
+        _round_trip(chatty, b"tick")
+        if silent_done is None:
+            silent.sock.settimeout(0.5)
+            try:
+                got = silent.sock.recv(100)
+                silent_done = time.monotonic() - started
+                assert got == b"Error: idle for 1 seconds, goodbye\r\n", got
+            except socket.timeout:
+                pass
+        else:
+            time.sleep(0.5)
+    # The server's coarse clock may run a few milliseconds behind ours.
+    assert silent_done is not None and 0.95 <= silent_done <= 2.0, silent_done
+    silent.expect_eof()
+    _round_trip(chatty, b"alive")
+    d.wait_log(r"\(idle\)")
+
+
+def test_line_timeout_closes_a_trickle():
+    d = Hellod("line_timeout = 1;\n")
+    c = d.connect()
+    _round_trip(c, b"first")
+    started = time.monotonic()
+    c.sock.settimeout(0.3)
+    got = b""
+    while time.monotonic() - started < 3:
+        try:
+            c.sock.send(b"z")
+            got += c.sock.recv(100)
+            break
+        except socket.timeout:
+            pass
+        except (BrokenPipeError, ConnectionResetError):
+            break
+    elapsed = time.monotonic() - started
+    assert got == b"Error: line not finished within 1 seconds, goodbye\r\n", got
+    assert elapsed < 2.0, elapsed
+    d.wait_log(r"\(line_timeout\)")
+
+
+def test_resetting_clients_leave_nothing_behind():
+    d = Hellod()
+    d.connect().close()
+    time.sleep(0.2)
+    baseline = d.fd_count()
+    for i in range(300):
+        s = socket.create_connection(("127.0.0.1", d.port))
+        s.sendall(b"name%d\nmore\n" % i)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+        s.close()
+    deadline = time.monotonic() + 5
+    while d.fd_count() != baseline and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert d.fd_count() == baseline, (d.fd_count(), baseline)
+    _round_trip(d.connect(), b"alive")
+
+
+def test_telnet_bytes():
+    d = Hellod()
+    c = d.connect()
+    c.send(b"Bob\r\n")
+    c.expect(b"Hello, Bob!\r\n")
+    c.send(b"Al\xff\xfb\x18ice\xff\xfd\x01\r\n")
+    c.expect(b"Hello, Alice!\r\n")
+    c.send(b"a\xff\xffb\r\n")
+    c.expect(b"Hello, a\xffb!\r\n")
+    c.send(b"\xff\xf4\xff\xfd\x06")
+    c.expect(b"\xff\xfc\x06Interrupted, goodbye\r\n")
+    c.expect_eof()
+    c.close()
+    d.wait_log(r"\(interrupt\)")
+
+
+def test_ctrl_d_closes():
+    d = Hellod()
+    c = d.connect()
+    c.send(b"x\n\x04\n")
+    c.expect(b"Hello, x!\n")
+    c.expect_eof()
+    c = d.connect()
+    c.send(b"y\n\x04")
+    c.expect(b"Hello, y!\n")
+    c.expect_eof()
+
+
+def test_control_bytes_never_reach_the_log():
+    d = Hellod('log_level = "debug";\n')
+    c = d.connect()
+    c.send(b"\x1b[2J\x1b]0;pwned\x07" * 200)  # longer than max_line
+    c.expect(b"Error: line too long (max 1024 bytes)\r\n")
+    c.close()
+    d.wait_log(r"\(line_too_long\)")
+    assert "\x1b" not in d.log_text() and "\x07" not in d.log_text()
+
+
+if __name__ == "__main__":
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    run(globals())
