@@ -357,7 +357,8 @@ config_read_text(const char *path, char *err, size_t errlen)
 		config_fail(err, errlen, path, 0, "not a regular file");
 		goto fail;
 	}
-	if ((text = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
+	/* Room for a final newline and the NUL after the largest file. */
+	if ((text = malloc(CONFIG_FILE_MAX + 2)) == NULL) {
 		config_fail(err, errlen, path, 0, "out of memory");
 		goto fail;
 	}
@@ -383,6 +384,9 @@ config_read_text(const char *path, char *err, size_t errlen)
 		config_fail(err, errlen, path, 0, "contains a NUL byte");
 		goto fail;
 	}
+	/* libconfig 1.5 rejects a comment on a last line with no newline. */
+	if (len > 0 && text[len - 1] != '\n')
+		text[len++] = '\n';
 	text[len] = '\0';
 	close(fd);
 	return text;
@@ -700,15 +704,42 @@ config_word_at(const char *text, int line, char *word, size_t wordlen)
 	word[n] = '\0';
 }
 
+/*
+ * The line of an @include directive, or 0.  Included files would escape
+ * the checks made on this one, and resolve against the working directory
+ * (/ for a daemon), so hellod takes its configuration from one file.
+ */
+static int
+config_include_line(const char *text)
+{
+	int line = 1;
+
+	for (const char *p = text; *p != '\0'; line++) {
+		p += strspn(p, " \t");
+		if (strncmp(p, "@include", 8) == 0)
+			return line;
+		p += strcspn(p, "\n");
+		if (*p == '\n')
+			p++;
+	}
+	return 0;
+}
+
 static int
 config_parse(struct config *cfg, const char *text, char *err, size_t errlen)
 {
 	config_t lc;
 	config_setting_t *root;
 	char why[256];
-	int rc = -1;
+	int include, rc = -1;
 
 	config_init(&lc);
+	if ((include = config_include_line(text)) != 0) {
+		config_fail(err, errlen, cfg->path, include,
+		    "@include is not supported: keep the configuration in one "
+		    "file");
+		goto done;
+	}
 	if (!config_read_string(&lc, text)) {
 		int line = config_error_line(&lc);
 		char word[64];

@@ -132,6 +132,17 @@ START_TEST(test_int_literals)
 }
 END_TEST
 
+/* A comment on a last line without a newline is still a comment. */
+START_TEST(test_no_final_newline)
+{
+	struct config *cfg = load("port = 7;\n# the end");
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->port, 7);
+	config_unref(cfg);
+}
+END_TEST
+
 START_TEST(test_empty_welcome)
 {
 	struct config *cfg = load("welcome = \"\";\n");
@@ -223,6 +234,9 @@ static const struct {
 	    "1: bind: '127.0.0.1' is listed twice" },
 	{ "bind = (\"127.0.0.1\", 5);\n", "1: bind: entry 2 is not a string" },
 	{ "port = 1;\nport = 2;\n", "2: duplicate setting name (at 'port')" },
+	{ "port = 1;\n  @include \"other.conf\"\n",
+	    "2: @include is not supported: keep the configuration in one "
+	    "file" },
 	{ "welcome = \"Hi\";\nport = ;\n", "2: syntax error (at 'port')" },
 };
 
@@ -279,6 +293,7 @@ main(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_int_literals);
+	tcase_add_test(tc, test_no_final_newline);
 	tcase_add_test(tc, test_empty_welcome);
 	tcase_add_test(tc, test_refcount);
 	tcase_add_test(tc, test_shipped_config);
