@@ -4,9 +4,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,9 @@ struct config_key {
 static int config_check_bind(struct config *, char *, size_t);
 static int config_check_welcome(struct config *, char *, size_t);
 static int config_check_reply(struct config *, char *, size_t);
+static int config_check_user(struct config *, char *, size_t);
+static int config_check_group(struct config *, char *, size_t);
+static int config_check_pidfile(struct config *, char *, size_t);
 
 static const char *const config_framings[] = { "auto", "line", "raw", NULL };
 static const char *const config_levels[] = { "error", "warning", "info",
@@ -143,6 +148,21 @@ static const struct config_key config_keys[] = {
 	    .offset = FIELD(reply),
 	    .def_str = "Hello, %s!",
 	    .check = config_check_reply },
+	{ .name = "user",
+	    .type = CONFIG_STRING,
+	    .offset = FIELD(user),
+	    .def_str = "",
+	    .check = config_check_user },
+	{ .name = "group",
+	    .type = CONFIG_STRING,
+	    .offset = FIELD(group),
+	    .def_str = "",
+	    .check = config_check_group },
+	{ .name = "pidfile",
+	    .type = CONFIG_STRING,
+	    .offset = FIELD(pidfile),
+	    .def_str = "",
+	    .check = config_check_pidfile },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -222,6 +242,39 @@ config_check_bind(struct config *cfg, char *why, size_t whylen)
 				return -1;
 			}
 		}
+	}
+	return 0;
+}
+
+static int
+config_check_user(struct config *cfg, char *why, size_t whylen)
+{
+	if (cfg->user[0] != '\0' && getpwnam(cfg->user) == NULL) {
+		snprintf(why, whylen, "no user '%s' on this system", cfg->user);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+config_check_group(struct config *cfg, char *why, size_t whylen)
+{
+	if (cfg->group[0] != '\0' && getgrnam(cfg->group) == NULL) {
+		snprintf(why, whylen, "no group '%s' on this system",
+		    cfg->group);
+		return -1;
+	}
+	return 0;
+}
+
+/* A daemon runs in /: a relative pidfile would not be where it was meant. */
+static int
+config_check_pidfile(struct config *cfg, char *why, size_t whylen)
+{
+	if (cfg->pidfile[0] != '\0' && cfg->pidfile[0] != '/') {
+		snprintf(why, whylen, "'%s' is not an absolute path",
+		    cfg->pidfile);
+		return -1;
 	}
 	return 0;
 }

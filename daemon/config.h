@@ -39,6 +39,9 @@ struct config {
 	int log_level;	   /* enum log_level */
 	char *welcome;
 	char *reply;
+	char *user;    /* drop to this user after binding, or "" */
+	char *group;   /* and this group, or "": the user's own */
+	char *pidfile; /* absolute path, or "" */
 
 	/* Derived from the keys above. */
 	char *welcome_line; /* welcome text and CRLF, or "" */

@@ -71,6 +71,7 @@ struct conn {
 	uint64_t timer_ms; /* when the timer fires, or 0 */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
+	uint64_t counted; /* messages already added to the server's count */
 	struct event ev_io;
 	struct event ev_timer;
 	struct proto proto;
@@ -90,6 +91,14 @@ conn_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Adds the messages answered since the last call to the server's count. */
+static void
+conn_count_messages(struct conn *c)
+{
+	c->srv->stats.messages += c->proto.messages - c->counted;
+	c->counted = c->proto.messages;
+}
+
 /* The single way out: counts and logs why, frees everything. */
 static void
 conn_close(struct conn *c, enum close_reason reason)
@@ -103,7 +112,7 @@ conn_close(struct conn *c, enum close_reason reason)
 	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
 	    (unsigned long long)c->proto.messages);
 	srv->stats.closed[reason]++;
-	srv->stats.messages += c->proto.messages;
+	conn_count_messages(c);
 	event_del(&c->ev_io);
 	event_del(&c->ev_timer);
 	close(c->fd);
@@ -351,6 +360,7 @@ conn_say_goodbye(struct conn *c, const char *line, size_t len,
 static int
 conn_act(struct conn *c, enum proto_status st)
 {
+	conn_count_messages(c);
 	if (conn_send(c) == -1)
 		return -1;
 	switch (st) {

@@ -140,33 +140,26 @@ listener_on_accept(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Opens a listening socket; on failure writes one line naming the address,
- * the cause and a hint into err, and leaves errno set.
+ * Puts a listening socket on the loop, one opened here or one someone else
+ * opened (socket activation).  Takes the descriptor either way.
  */
 struct listener *
-listener_open(struct event_base *base, const union net_addr *addr, int backlog,
-    listener_accept_fn cb, void *arg, char *err, size_t errlen)
+listener_adopt(struct event_base *base, int fd, listener_accept_fn cb,
+    void *arg, char *err, size_t errlen)
 {
 	struct listener *l = calloc(1, sizeof(*l));
 	socklen_t len = sizeof(l->addr);
-	int saved;
 
 	if (l == NULL) {
+		close(fd);
 		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
+	l->fd = fd;
 	l->cb = cb;
 	l->arg = arg;
-	net_format(addr, l->name, sizeof(l->name));
-	if ((l->fd = listener_socket(addr, backlog)) == -1) {
-		saved = errno;
-		snprintf(err, errlen, "cannot listen on %s: %s%s", l->name,
-		    strerror(saved), listener_hint(saved, net_port(addr)));
-		free(l);
-		errno = saved;
-		return NULL;
-	}
-	getsockname(l->fd, &l->addr.sa, &len);
+	getsockname(fd, &l->addr.sa, &len);
 	net_format(&l->addr, l->name, sizeof(l->name));
 	l->ev_accept =
 	    event_new(base, l->fd, EV_READ | EV_PERSIST, listener_on_accept, l);
@@ -180,6 +173,28 @@ listener_open(struct event_base *base, const union net_addr *addr, int backlog,
 		return NULL;
 	}
 	return l;
+}
+
+/*
+ * Opens a listening socket; on failure writes one line naming the address,
+ * the cause and a hint into err, and leaves errno set.
+ */
+struct listener *
+listener_open(struct event_base *base, const union net_addr *addr, int backlog,
+    listener_accept_fn cb, void *arg, char *err, size_t errlen)
+{
+	char name[NET_ADDRSTRLEN];
+	int fd = listener_socket(addr, backlog), saved;
+
+	if (fd == -1) {
+		saved = errno;
+		snprintf(err, errlen, "cannot listen on %s: %s%s",
+		    net_format(addr, name, sizeof(name)), strerror(saved),
+		    listener_hint(saved, net_port(addr)));
+		errno = saved;
+		return NULL;
+	}
+	return listener_adopt(base, fd, cb, arg, err, errlen);
 }
 
 void

@@ -19,6 +19,8 @@ typedef void (
 struct listener *
 listener_open(struct event_base *base, const union net_addr *addr, int backlog,
     listener_accept_fn cb, void *arg, char *err, size_t errlen);
+struct listener *listener_adopt(struct event_base *base, int fd,
+    listener_accept_fn cb, void *arg, char *err, size_t errlen);
 void listener_free(struct listener *l);
 int listener_set_backlog(struct listener *l, int backlog);
 void listener_drain(struct listener *l);

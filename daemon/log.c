@@ -6,11 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum log_level log_threshold = LOG_LEVEL_INFO;
 static bool log_syslog;
+static bool log_journal;
 
 static const char *const log_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -31,6 +34,25 @@ log_to_syslog(const char *ident)
 {
 	openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	log_syslog = true;
+}
+
+/*
+ * Under systemd, stderr is a stream to the journal when JOURNAL_STREAM
+ * names it ("device:inode").  The journal stamps lines itself and reads a
+ * "<N>" prefix as the syslog priority, so levels survive.
+ */
+void
+log_detect_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (env == NULL || sscanf(env, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return;
+	log_journal = (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
 }
 
 int
@@ -77,7 +99,10 @@ log_emit(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 
 	if (!log_is_enabled(level))
 		return;
-	if (!log_syslog)
+	if (log_journal)
+		n = (size_t)snprintf(line, sizeof(line), "<%d>",
+		    log_priorities[level]);
+	else if (!log_syslog)
 		n = log_prefix(line, sizeof(line), level);
 	int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	n = m < 0 ? n : n + (size_t)m;

@@ -16,6 +16,7 @@ enum log_level {
 
 void log_set_level(enum log_level level);
 void log_to_syslog(const char *ident);
+void log_detect_journal(void);
 int log_is_enabled(enum log_level level);
 
 /* log_warn appends strerror(errno); the x forms do not. */

@@ -15,6 +15,9 @@
 #include "config.h"
 #include "detach.h"
 #include "log.h"
+#include "notify.h"
+#include "pidfile.h"
+#include "privs.h"
 #include "server.h"
 
 /* Exit codes, as the man page documents them. */
@@ -201,10 +204,13 @@ serve(struct config *cfg, const struct options *opt)
 			goto done;
 		}
 	}
-	if (server_listen(srv, err, sizeof(err)) == -1)
+	if (server_listen(srv, err, sizeof(err)) == -1 ||
+	    privs_drop(cfg, err, sizeof(err)) == -1 ||
+	    server_start_notify(srv, err, sizeof(err)) == -1)
 		goto done;
 	log_info("hellod %s ready (%s framing, config %s)", HELLOD_VERSION,
 	    config_framing_name(cfg->framing), cfg->path);
+	server_notify_ready(srv);
 	detach_ready();
 	if (event_base_dispatch(base) == -1) {
 		snprintf(err, sizeof(err), "event loop failed");
@@ -223,6 +229,29 @@ done:
 			event_free(ev_signals[i]);
 	if (base != NULL)
 		event_base_free(base);
+	return rc;
+}
+
+/* The pidfile and the service manager's socket around serving. */
+static int
+run(struct config *cfg, const struct options *opt)
+{
+	struct pidfile *pf = NULL;
+	char err[512];
+	int rc;
+
+	if ((cfg->pidfile[0] != '\0' &&
+		(pf = pidfile_create(cfg->pidfile, err, sizeof(err))) ==
+		    NULL) ||
+	    notify_open(err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		detach_fail(err);
+		pidfile_remove(pf);
+		return EXIT_ERROR;
+	}
+	rc = serve(cfg, opt);
+	notify_close();
+	pidfile_remove(pf);
 	return rc;
 }
 
@@ -282,7 +311,9 @@ main(int argc, char **argv)
 	/* A client that vanishes must cost an EPIPE, not the process. */
 	signal(SIGPIPE, SIG_IGN);
 	log_set_level((enum log_level)cfg->log_level);
-	rc = serve(cfg, &opt);
+	if (!opt.detach)
+		log_detect_journal();
+	rc = run(cfg, &opt);
 	config_unref(cfg);
 	return rc;
 }

@@ -4,10 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "activation.h"
 #include "iptable.h"
 #include "listener.h"
 #include "log.h"
+#include "notify.h"
 
 /* Says so when the descriptor limit keeps max_clients out of reach. */
 static void
@@ -48,6 +51,82 @@ server_max_clients(const struct server *srv)
 	size_t max = (size_t)srv->cfg->max_clients;
 
 	return max < srv->fd_room ? max : srv->fd_room;
+}
+
+static void
+server_status(struct server *srv, char *buf, size_t len)
+{
+	snprintf(buf, len, "STATUS=%zu clients, %llu messages served%s",
+	    srv->nconns, (unsigned long long)srv->stats.messages,
+	    srv->stopping ? ", stopping" : "");
+}
+
+/* Tells the service manager hellod serves, with a live summary. */
+void
+server_notify_ready(struct server *srv)
+{
+	char status[128];
+
+	server_status(srv, status, sizeof(status));
+	notify_send("READY=1\n%s", status);
+	snprintf(srv->last_status, sizeof(srv->last_status), "%s", status);
+}
+
+/* Once a second at most, and only when it changed. */
+static void
+server_on_status(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	char status[128];
+
+	(void)fd;
+	(void)what;
+	server_status(srv, status, sizeof(status));
+	if (strcmp(status, srv->last_status) == 0)
+		return;
+	notify_send("%s", status);
+	snprintf(srv->last_status, sizeof(srv->last_status), "%s", status);
+}
+
+/* Pinged from the loop itself, so a stuck loop stops the pings. */
+static void
+server_on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	notify_send("WATCHDOG=1");
+}
+
+static int
+server_add_timer(struct server *srv, struct event **ev, uint64_t usec,
+    event_callback_fn cb)
+{
+	struct timeval tv = { (time_t)(usec / 1000000),
+		(suseconds_t)(usec % 1000000) };
+
+	*ev = event_new(srv->base, -1, EV_PERSIST, cb, srv);
+	return *ev == NULL || event_add(*ev, &tv) == -1 ? -1 : 0;
+}
+
+/* The service manager's timers: status updates and the watchdog. */
+int
+server_start_notify(struct server *srv, char *err, size_t errlen)
+{
+	uint64_t watchdog = notify_watchdog_usec();
+
+	if (server_add_timer(srv, &srv->ev_status, 1000000, server_on_status) ==
+		-1 ||
+	    (watchdog > 0 &&
+		server_add_timer(srv, &srv->ev_watchdog, watchdog / 2,
+		    server_on_watchdog) == -1)) {
+		snprintf(err, errlen, "cannot start timers: out of memory");
+		return -1;
+	}
+	if (watchdog > 0)
+		log_info("watchdog: pinging every %llu ms",
+		    (unsigned long long)(watchdog / 2000));
+	return 0;
 }
 
 /* fd is -1 when a connection waits but no descriptor is left for it. */
@@ -180,53 +259,103 @@ server_close_listeners(struct listener **set, size_t n)
 	}
 }
 
+/* Serves the sockets a service manager passed instead of binding any. */
+static int
+server_adopt(struct server *srv, struct activation_socket *socks, size_t n,
+    char *err, size_t errlen)
+{
+	if ((srv->listeners = calloc(n, sizeof(*srv->listeners))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct listener *l = listener_adopt(srv->base, socks[i].fd,
+		    server_on_accept, srv, err, errlen);
+		if (l == NULL) {
+			for (size_t j = i + 1; j < n; j++)
+				close(socks[j].fd);
+			return -1;
+		}
+		srv->listeners[srv->nlisteners++] = l;
+		log_info("serving passed socket '%s' on %s", socks[i].name,
+		    listener_name(l));
+	}
+	srv->activated = true;
+	return 0;
+}
+
+/* Listens where the config says, or on the sockets passed to hellod. */
 int
 server_listen(struct server *srv, char *err, size_t errlen)
 {
-	return server_open_listeners(srv, srv->cfg, NULL, 0, &srv->listeners,
-	    &srv->nlisteners, err, errlen);
+	struct activation_socket *socks;
+	size_t n;
+	int rc;
+
+	if (activation_take(&socks, &n, err, errlen) == -1)
+		return -1;
+	if (n == 0)
+		return server_open_listeners(srv, srv->cfg, NULL, 0,
+		    &srv->listeners, &srv->nlisteners, err, errlen);
+	rc = server_adopt(srv, socks, n, err, errlen);
+	free(socks);
+	return rc;
 }
 
-/*
- * Re-reads the config file.  A valid one applies to new connections (open
- * ones keep the config they started with) and rebinds the listeners whose
- * address changed; an invalid one changes nothing.
- */
-void
-server_reload(struct server *srv)
+/* Rebinds for a new config; passed sockets stay what they are. */
+static int
+server_rebind(struct server *srv, const struct config *cfg, char *err,
+    size_t errlen)
 {
-	struct config *cfg;
 	struct listener **set, **old = srv->listeners;
 	size_t n, nold = srv->nlisteners;
-	char err[512];
 
-	if (srv->stopping)
-		return;
-	log_info("reloading %s", srv->cfg->path);
-	if ((cfg = config_load(srv->cfg->path, err, sizeof(err))) == NULL) {
-		log_error("reload failed, keeping the running configuration: "
-			  "%s",
-		    err);
-		return;
-	}
-	if (server_open_listeners(srv, cfg, old, nold, &set, &n, err,
-		sizeof(err)) == -1) {
-		log_error("reload failed, keeping the running configuration: "
-			  "%s",
-		    err);
-		config_unref(cfg);
-		return;
-	}
+	if (srv->activated)
+		return 0;
+	if (server_open_listeners(srv, cfg, old, nold, &set, &n, err, errlen) ==
+	    -1)
+		return -1;
 	/* old now holds only the listeners the new set does not keep. */
 	server_close_listeners(old, nold);
 	free(old);
 	srv->listeners = set;
 	srv->nlisteners = n;
+	return 0;
+}
+
+/*
+ * Re-reads the config file.  A valid one applies to new connections (open
+ * ones keep the config they started with) and rebinds the listeners whose
+ * address changed; an invalid one changes nothing.  Either way the
+ * service manager hears that the reload is over.
+ */
+void
+server_reload(struct server *srv)
+{
+	struct config *cfg;
+	char err[512];
+
+	if (srv->stopping)
+		return;
+	log_info("reloading %s", srv->cfg->path);
+	notify_reloading();
+	if ((cfg = config_load(srv->cfg->path, err, sizeof(err))) == NULL ||
+	    server_rebind(srv, cfg, err, sizeof(err)) == -1) {
+		log_error("reload failed, keeping the running configuration: "
+			  "%s",
+		    err);
+		config_unref(cfg);
+		srv->stats.reloads_failed++;
+		server_notify_ready(srv);
+		return;
+	}
 	log_set_level((enum log_level)cfg->log_level);
 	server_check_fd_room(srv, cfg);
 	config_unref(srv->cfg);
 	srv->cfg = cfg;
+	srv->stats.reloads_ok++;
 	log_info("configuration reloaded");
+	server_notify_ready(srv);
 }
 
 static void
@@ -259,6 +388,7 @@ server_stop(struct server *srv)
 	srv->listeners = NULL;
 	srv->nlisteners = 0;
 	srv->stopping = true;
+	notify_send("STOPPING=1");
 	log_info("shutting down, %zu clients to finish", srv->nconns);
 	conn_stop_all(&srv->conns);
 	if (srv->nconns == 0) {
@@ -289,6 +419,10 @@ server_free(struct server *srv)
 	free(srv->listeners);
 	if (srv->ev_stop_timeout != NULL)
 		event_free(srv->ev_stop_timeout);
+	if (srv->ev_status != NULL)
+		event_free(srv->ev_status);
+	if (srv->ev_watchdog != NULL)
+		event_free(srv->ev_watchdog);
 	buf_release(&srv->outbuf);
 	iptable_free(srv->per_ip);
 	config_unref(srv->cfg);

@@ -29,7 +29,11 @@ struct server {
 	struct conn_list conns;
 	size_t nconns;
 	bool stopping;
+	bool activated; /* serving passed sockets: bind and port unused */
 	struct event *ev_stop_timeout;
+	struct event *ev_status;   /* STATUS= to the service manager */
+	struct event *ev_watchdog; /* WATCHDOG=1 to the service manager */
+	char last_status[128];
 	size_t fd_room; /* clients the descriptor limit leaves room for */
 	struct iptable *per_ip; /* open connections per client address */
 	struct stats stats;
@@ -42,6 +46,8 @@ struct server {
 struct server *server_new(struct event_base *base, struct config *cfg,
     int port_override, size_t fd_room);
 int server_listen(struct server *srv, char *err, size_t errlen);
+int server_start_notify(struct server *srv, char *err, size_t errlen);
+void server_notify_ready(struct server *srv);
 void server_reload(struct server *srv);
 void server_stop(struct server *srv);
 void server_conn_gone(struct server *srv);

@@ -36,6 +36,8 @@ struct stats {
 	uint64_t messages;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
+	uint64_t reloads_ok;
+	uint64_t reloads_failed;
 };
 
 const char *stats_close_name(enum close_reason reason);
