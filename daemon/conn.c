@@ -11,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "iptable.h"
 #include "log.h"
 #include "proto.h"
 #include "server.h"
+#include "shared.h"
 
 /* How long input is drained after our FIN, so the client sees no reset. */
 #define CONN_LINGER_MS 2000
@@ -95,7 +95,7 @@ conn_now_ms(void)
 static void
 conn_count_messages(struct conn *c)
 {
-	c->srv->stats.messages += c->proto.messages - c->counted;
+	STATS_ADD(c->srv->stats.messages, c->proto.messages - c->counted);
 	c->counted = c->proto.messages;
 }
 
@@ -111,12 +111,12 @@ conn_close(struct conn *c, enum close_reason reason)
 	    net_format(&c->peer, name, sizeof(name)), stats_close_name(reason),
 	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
 	    (unsigned long long)c->proto.messages);
-	srv->stats.closed[reason]++;
+	STATS_ADD(srv->stats.closed[reason], 1);
 	conn_count_messages(c);
 	event_del(&c->ev_io);
 	event_del(&c->ev_timer);
 	close(c->fd);
-	iptable_remove(srv->per_ip, &c->peer);
+	shared_leave(srv->shared, &c->peer);
 	proto_release(&c->proto);
 	buf_release(&c->out);
 	config_unref(c->cfg);
@@ -253,7 +253,7 @@ static void
 conn_sent(struct conn *c, size_t n)
 {
 	c->bytes_out += n;
-	c->srv->stats.bytes_out += n;
+	STATS_ADD(c->srv->stats.bytes_out, n);
 	c->progress_ms = conn_now_ms();
 }
 
@@ -451,7 +451,7 @@ conn_on_readable(struct conn *c)
 		return;
 	}
 	c->bytes_in += (size_t)n;
-	c->srv->stats.bytes_in += (size_t)n;
+	STATS_ADD(c->srv->stats.bytes_in, n);
 	if (c->state != CONN_OPEN)
 		return; /* closing: input is drained and dropped */
 	c->input_ms = conn_now_ms();
@@ -557,11 +557,11 @@ conn_reject(struct server *srv, int fd, const union net_addr *peer,
 {
 	char name[NET_ADDRSTRLEN];
 
-	srv->stats.rejected[reason]++;
+	STATS_ADD(srv->stats.rejected[reason], 1);
 	log_warnx("refused %s (%s)", net_format(peer, name, sizeof(name)),
 	    stats_reject_name(reason));
 	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
-		srv->stats.bytes_out += strlen(line);
+		STATS_ADD(srv->stats.bytes_out, strlen(line));
 	close(fd);
 }
 
@@ -569,27 +569,20 @@ conn_reject(struct server *srv, int fd, const union net_addr *peer,
 static bool
 conn_admit(struct server *srv, int fd, const union net_addr *peer)
 {
-	const struct config *cfg = srv->cfg;
-
-	if (srv->nconns >= server_max_clients(srv)) {
-		conn_reject(srv, fd, peer, REJECT_BUSY,
-		    "Error: server busy, try again later\r\n");
-		return false;
-	}
-	if (cfg->max_clients_per_ip > 0 &&
-	    iptable_count(srv->per_ip, peer) >=
-		(unsigned)cfg->max_clients_per_ip) {
+	switch (shared_enter(srv->shared, srv->cfg, peer)) {
+	case SHARED_ADMITTED:
+		return true;
+	case SHARED_PER_IP:
 		conn_reject(srv, fd, peer, REJECT_PER_IP,
 		    "Error: too many connections from your address, try "
 		    "again later\r\n");
 		return false;
+	case SHARED_BUSY:
+		break;
 	}
-	if (iptable_add(srv->per_ip, peer) == -1) {
-		conn_reject(srv, fd, peer, REJECT_BUSY,
-		    "Error: server busy, try again later\r\n");
-		return false;
-	}
-	return true;
+	conn_reject(srv, fd, peer, REJECT_BUSY,
+	    "Error: server busy, try again later\r\n");
+	return false;
 }
 
 void
@@ -601,7 +594,7 @@ conn_accept(struct server *srv, int fd, const union net_addr *peer)
 	if (!conn_admit(srv, fd, peer))
 		return;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		iptable_remove(srv->per_ip, peer);
+		shared_leave(srv->shared, peer);
 		conn_reject(srv, fd, peer, REJECT_BUSY,
 		    "Error: server busy, try again later\r\n");
 		return;
@@ -616,7 +609,7 @@ conn_accept(struct server *srv, int fd, const union net_addr *peer)
 	evtimer_assign(&c->ev_timer, srv->base, conn_on_timer, c);
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	srv->nconns++;
-	srv->stats.accepted++;
+	STATS_ADD(srv->stats.accepted, 1);
 	if (log_is_enabled(LOG_LEVEL_INFO)) {
 		char name[NET_ADDRSTRLEN];
 		log_info("connection from %s",

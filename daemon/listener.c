@@ -1,6 +1,7 @@
 #include "listener.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,12 +141,11 @@ listener_on_accept(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Puts a listening socket on the loop, one opened here or one someone else
+ * Wraps a bound, listening socket, one opened here or one someone else
  * opened (socket activation).  Takes the descriptor either way.
  */
 struct listener *
-listener_adopt(struct event_base *base, int fd, listener_accept_fn cb,
-    void *arg, char *err, size_t errlen)
+listener_adopt(int fd, char *err, size_t errlen)
 {
 	struct listener *l = calloc(1, sizeof(*l));
 	socklen_t len = sizeof(l->addr);
@@ -157,21 +157,8 @@ listener_adopt(struct event_base *base, int fd, listener_accept_fn cb,
 		return NULL;
 	}
 	l->fd = fd;
-	l->cb = cb;
-	l->arg = arg;
 	getsockname(fd, &l->addr.sa, &len);
 	net_format(&l->addr, l->name, sizeof(l->name));
-	l->ev_accept =
-	    event_new(base, l->fd, EV_READ | EV_PERSIST, listener_on_accept, l);
-	l->ev_resume = evtimer_new(base, listener_on_resume, l);
-	if (l->ev_accept == NULL || l->ev_resume == NULL ||
-	    event_add(l->ev_accept, NULL) == -1) {
-		snprintf(err, errlen, "cannot watch %s: out of memory",
-		    l->name);
-		listener_free(l);
-		errno = ENOMEM;
-		return NULL;
-	}
 	return l;
 }
 
@@ -180,8 +167,7 @@ listener_adopt(struct event_base *base, int fd, listener_accept_fn cb,
  * the cause and a hint into err, and leaves errno set.
  */
 struct listener *
-listener_open(struct event_base *base, const union net_addr *addr, int backlog,
-    listener_accept_fn cb, void *arg, char *err, size_t errlen)
+listener_open(const union net_addr *addr, int backlog, char *err, size_t errlen)
 {
 	char name[NET_ADDRSTRLEN];
 	int fd = listener_socket(addr, backlog), saved;
@@ -194,7 +180,42 @@ listener_open(struct event_base *base, const union net_addr *addr, int backlog,
 		errno = saved;
 		return NULL;
 	}
-	return listener_adopt(base, fd, cb, arg, err, errlen);
+	return listener_adopt(fd, err, errlen);
+}
+
+/*
+ * Accepts on a copy of a bound socket from one event loop.  Several loops
+ * may watch copies of the same socket: whichever wakes first accepts, the
+ * others find the queue empty.
+ */
+struct listener *
+listener_watch(struct event_base *base, int fd, listener_accept_fn cb,
+    void *arg, char *err, size_t errlen)
+{
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	struct listener *l;
+
+	if (copy == -1) {
+		snprintf(err, errlen, "cannot watch a listening socket: %s",
+		    strerror(errno));
+		return NULL;
+	}
+	if ((l = listener_adopt(copy, err, errlen)) == NULL)
+		return NULL;
+	l->cb = cb;
+	l->arg = arg;
+	l->ev_accept =
+	    event_new(base, l->fd, EV_READ | EV_PERSIST, listener_on_accept, l);
+	l->ev_resume = evtimer_new(base, listener_on_resume, l);
+	if (l->ev_accept == NULL || l->ev_resume == NULL ||
+	    event_add(l->ev_accept, NULL) == -1) {
+		snprintf(err, errlen, "cannot watch %s: out of memory",
+		    l->name);
+		listener_free(l);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return l;
 }
 
 void
@@ -232,6 +253,12 @@ const union net_addr *
 listener_addr(const struct listener *l)
 {
 	return &l->addr;
+}
+
+int
+listener_fd(const struct listener *l)
+{
+	return l->fd;
 }
 
 const char *

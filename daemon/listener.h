@@ -1,6 +1,8 @@
 /*
- * A listening socket on the event loop.  It accepts in bounded batches and,
- * when the process runs out of descriptors, pauses instead of spinning.
+ * A listening socket: bound (listener_open) or passed in (listener_adopt)
+ * by the main thread, and watched by each event loop on a copy of its own
+ * (listener_watch), which accepts in bounded batches and, when the process
+ * runs out of descriptors, pauses instead of spinning.
  */
 #ifndef HELLOD_LISTENER_H
 #define HELLOD_LISTENER_H
@@ -16,15 +18,16 @@ struct listener;
 typedef void (
     *listener_accept_fn)(int fd, const union net_addr *peer, void *arg);
 
-struct listener *
-listener_open(struct event_base *base, const union net_addr *addr, int backlog,
-    listener_accept_fn cb, void *arg, char *err, size_t errlen);
-struct listener *listener_adopt(struct event_base *base, int fd,
+struct listener *listener_open(const union net_addr *addr, int backlog,
+    char *err, size_t errlen);
+struct listener *listener_adopt(int fd, char *err, size_t errlen);
+struct listener *listener_watch(struct event_base *base, int fd,
     listener_accept_fn cb, void *arg, char *err, size_t errlen);
 void listener_free(struct listener *l);
 int listener_set_backlog(struct listener *l, int backlog);
 void listener_drain(struct listener *l);
 const union net_addr *listener_addr(const struct listener *l);
+int listener_fd(const struct listener *l);
 const char *listener_name(const struct listener *l);
 
 #endif

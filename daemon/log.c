@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static enum log_level log_threshold = LOG_LEVEL_INFO;
+/* Set by the main thread on reload, read by every loop. */
+static _Atomic int log_threshold = LOG_LEVEL_INFO;
 static bool log_syslog;
 static bool log_journal;
 
@@ -25,7 +27,7 @@ static const char *const log_names[] = {
 void
 log_set_level(enum log_level level)
 {
-	log_threshold = level;
+	atomic_store_explicit(&log_threshold, (int)level, memory_order_relaxed);
 }
 
 /* A detached daemon has no stderr worth writing to. */
@@ -58,7 +60,8 @@ log_detect_journal(void)
 int
 log_is_enabled(enum log_level level)
 {
-	return level <= log_threshold;
+	return (int)level <=
+	    atomic_load_explicit(&log_threshold, memory_order_relaxed);
 }
 
 static const int log_priorities[] = {

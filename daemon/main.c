@@ -15,10 +15,10 @@
 #include "config.h"
 #include "detach.h"
 #include "log.h"
+#include "master.h"
 #include "notify.h"
 #include "pidfile.h"
 #include "privs.h"
-#include "server.h"
 
 /* Exit codes, as the man page documents them. */
 enum {
@@ -136,7 +136,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	log_info("received SIG%s", sigabbrev_np((int)sig));
-	server_stop(arg);
+	master_stop(arg);
 }
 
 static void
@@ -144,7 +144,7 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
-	server_reload(arg);
+	master_reload(arg);
 }
 
 /*
@@ -183,20 +183,19 @@ serve(struct config *cfg, const struct options *opt)
 	};
 	struct event *ev_signals[3] = { NULL };
 	struct event_base *base = event_base_new();
-	struct server *srv = NULL;
+	struct master *m = NULL;
 	char err[512];
 	int rc = EXIT_ERROR;
 
 	if (base == NULL ||
-	    (srv = server_new(base, cfg, opt->port, raise_fd_limit())) ==
-		NULL) {
+	    (m = master_new(base, cfg, opt->port, raise_fd_limit())) == NULL) {
 		snprintf(err, sizeof(err),
 		    "cannot start the event loop: out of memory");
 		goto done;
 	}
 	for (size_t i = 0; i < 3; i++) {
 		ev_signals[i] =
-		    evsignal_new(base, handlers[i].sig, handlers[i].cb, srv);
+		    evsignal_new(base, handlers[i].sig, handlers[i].cb, m);
 		if (ev_signals[i] == NULL ||
 		    event_add(ev_signals[i], NULL) == -1) {
 			snprintf(err, sizeof(err), "cannot watch SIG%s",
@@ -204,18 +203,19 @@ serve(struct config *cfg, const struct options *opt)
 			goto done;
 		}
 	}
-	if (server_listen(srv, err, sizeof(err)) == -1 ||
+	if (master_listen(m, err, sizeof(err)) == -1 ||
 	    privs_drop(cfg, err, sizeof(err)) == -1 ||
-	    server_start_notify(srv, err, sizeof(err)) == -1)
+	    master_start(m, err, sizeof(err)) == -1)
 		goto done;
 	log_info("hellod %s ready (%s framing, config %s)", HELLOD_VERSION,
 	    config_framing_name(cfg->framing), cfg->path);
-	server_notify_ready(srv);
 	detach_ready();
 	if (event_base_dispatch(base) == -1) {
 		snprintf(err, sizeof(err), "event loop failed");
 		goto done;
 	}
+	master_free(m);
+	m = NULL;
 	log_info("stopped");
 	rc = EXIT_OK;
 done:
@@ -223,7 +223,7 @@ done:
 		log_error("%s", err);
 		detach_fail(err);
 	}
-	server_free(srv);
+	master_free(m);
 	for (size_t i = 0; i < 3; i++)
 		if (ev_signals[i] != NULL)
 			event_free(ev_signals[i]);

@@ -36,7 +36,7 @@ pidfile_create(const char *path, char *err, size_t errlen)
 	int n;
 
 	if (pf == NULL || (pf->path = strdup(path)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
+		snprintf(err, errlen, "pidfile: out of memory");
 		goto fail;
 	}
 	if ((pf->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {

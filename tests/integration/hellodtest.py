@@ -30,6 +30,8 @@ SANITIZED = bool(os.environ.get("HELLOD_SANITIZED"))
 # A command to run hellod under, such as valgrind.
 WRAPPER = os.environ.get("HELLOD_WRAPPER", "").split()
 SLOWDOWN = 10 if WRAPPER else 1
+# Run every daemon the tests start with this many worker loops.
+WORKERS = os.environ.get("HELLOD_TEST_WORKERS")
 TIMEOUT = 5.0
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -64,8 +66,11 @@ class Hellod:
             text += "port = %d;\n" % port
         if bind is not None:
             text += "bind = [%s];\n" % ", ".join('"%s"' % b for b in bind)
+        text += conf
+        if WORKERS and "workers" not in conf:
+            text += "\nworkers = %d;\n" % int(WORKERS)
         with open(self.conf_path, "w") as f:
-            f.write(text + conf)
+            f.write(text)
 
     def start(self, ready=True):
         env = dict(os.environ)

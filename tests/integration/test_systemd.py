@@ -151,8 +151,8 @@ def _finish(proc):
 
 
 def test_socket_activation_serves_the_passed_sockets_only():
-    a, b, unused = free_port(), free_port(), free_port()
-    proc = _activate([a, b], ["hellod", "second"], unused)
+    a, b, metrics, unused = free_port(), free_port(), free_port(), free_port()
+    proc = _activate([a, b, metrics], ["hellod", "second", "metrics"], unused)
     try:
         for port in (a, b):
             c = Client("127.0.0.1", port)
@@ -160,17 +160,19 @@ def test_socket_activation_serves_the_passed_sockets_only():
             c.send(b"act%d\n" % port)
             c.expect(b"Hello, act%d!\n" % port)
             c.close()
-        # The config's own address was not bound.
-        try:
-            socket.create_connection(("127.0.0.1", unused), 0.5).close()
-            assert False, "hellod bound the config's port as well"
-        except ConnectionRefusedError:
-            pass
+        # Neither the config's own address nor the metrics socket greets.
+        for port in (unused, metrics):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                assert False, "port %d accepted a greeting client" % port
+            except ConnectionRefusedError:
+                pass
     finally:
         log = _finish(proc)
     assert "serving passed socket 'hellod' on 127.0.0.1:%d" % a in log, log
     assert "serving passed socket 'second' on 127.0.0.1:%d" % b in log, log
     assert "info: listening on" not in log, log
+    assert "passed socket 'metrics' is not served" in log, log
 
 
 def test_passed_socket_must_be_a_listening_stream():

@@ -1,0 +1,517 @@
+#include "master.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "activation.h"
+#include "listener.h"
+#include "log.h"
+#include "notify.h"
+#include "shared.h"
+#include "worker.h"
+
+/* How often each worker proves its loop turns, at most. */
+#define MASTER_HEARTBEAT_USEC 250000
+
+struct master {
+	struct event_base *base;
+	struct config *cfg;
+	int port_override; /* -1 when the command line gave none */
+	bool activated;	   /* serving passed sockets: bind and port unused */
+	bool stopping;
+	struct shared *shared;
+	/* The bound sockets; the workers accept on copies of them. */
+	struct listener **listeners;
+	size_t nlisteners;
+	struct worker **workers;
+	size_t nworkers;
+	struct event *ev_status;   /* STATUS= to the service manager */
+	struct event *ev_watchdog; /* WATCHDOG=1 to the service manager */
+	uint64_t watchdog_usec;
+	char last_status[128];
+};
+
+/* Says so when the descriptor limit keeps max_clients out of reach. */
+static void
+master_check_fd_room(const struct master *m, const struct config *cfg)
+{
+	size_t room = m->shared->fd_room;
+
+	if ((size_t)cfg->max_clients <= room)
+		return;
+	log_warnx("max_clients is %d but the open file limit leaves room for "
+		  "only %zu clients: serving at most %zu (raise the limit "
+		  "with ulimit -n or LimitNOFILE=)",
+	    cfg->max_clients, room, room);
+}
+
+struct master *
+master_new(struct event_base *base, struct config *cfg, int port_override,
+    size_t fd_room)
+{
+	struct master *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	if ((m->shared = shared_new(fd_room)) == NULL) {
+		free(m);
+		return NULL;
+	}
+	m->base = base;
+	m->cfg = config_ref(cfg);
+	m->port_override = port_override;
+	master_check_fd_room(m, cfg);
+	return m;
+}
+
+static int
+master_port(const struct master *m, const struct config *cfg)
+{
+	return m->port_override >= 0 ? m->port_override : cfg->port;
+}
+
+/* The index of an old listener that can serve this address, or nold. */
+static size_t
+master_find_listener(struct listener **old, size_t nold,
+    const union net_addr *addr, int port)
+{
+	size_t i;
+
+	for (i = 0; i < nold; i++)
+		if (old[i] != NULL &&
+		    net_same_host(listener_addr(old[i]), addr) &&
+		    (port == 0 || net_port(listener_addr(old[i])) == port))
+			break;
+	return i;
+}
+
+/* Puts listeners back where they came from, or closes the new ones. */
+static void
+master_undo_listeners(struct listener **set, size_t n, struct listener **old,
+    const size_t *origin, size_t nold)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (origin[i] < nold)
+			old[origin[i]] = set[i];
+		else
+			listener_free(set[i]);
+	}
+}
+
+static bool
+master_may_skip(const struct config *cfg, int err)
+{
+	return cfg->bind_is_default &&
+	    (err == EADDRNOTAVAIL || err == EAFNOSUPPORT);
+}
+
+/*
+ * Builds the listener set for cfg, keeping the old listeners whose address
+ * stays, so a reload never closes a socket it would reopen.  With port 0,
+ * the first socket's kernel-chosen port is used for every address.  On
+ * failure the old set is left as it was.
+ */
+static int
+master_open_listeners(struct master *m, const struct config *cfg,
+    struct listener **old, size_t nold, struct listener ***setp, size_t *np,
+    char *err, size_t errlen)
+{
+	size_t count = cfg->bind.count, n = 0;
+	struct listener **set = calloc(count, sizeof(*set));
+	size_t *origin = calloc(count, sizeof(*origin));
+	int port = master_port(m, cfg);
+
+	if (set == NULL || origin == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const char *host = cfg->bind.items[i];
+		union net_addr addr;
+		if (n > 0 && port == 0)
+			port = net_port(listener_addr(set[0]));
+		if (net_resolve(host, port, &addr) == -1) {
+			snprintf(err, errlen, "cannot resolve '%s'", host);
+			goto fail;
+		}
+		struct listener *l = NULL;
+		origin[n] = master_find_listener(old, nold, &addr, port);
+		if (origin[n] < nold) {
+			l = old[origin[n]];
+			old[origin[n]] = NULL;
+			listener_set_backlog(l, cfg->backlog);
+		} else {
+			l = listener_open(&addr, cfg->backlog, err, errlen);
+			if (l == NULL && master_may_skip(cfg, errno)) {
+				log_warnx("skipping default address: %s", err);
+				continue;
+			}
+			if (l == NULL)
+				goto fail;
+		}
+		set[n++] = l;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "no address to listen on");
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (origin[i] == nold)
+			log_info("listening on %s", listener_name(set[i]));
+	free(origin);
+	*setp = set;
+	*np = n;
+	return 0;
+fail:
+	if (set != NULL && origin != NULL)
+		master_undo_listeners(set, n, old, origin, nold);
+	free(set);
+	free(origin);
+	return -1;
+}
+
+static void
+master_close_listeners(struct listener **set, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (set[i] == NULL)
+			continue;
+		log_info("stopped listening on %s", listener_name(set[i]));
+		listener_free(set[i]);
+	}
+}
+
+/*
+ * Serves the sockets a service manager passed instead of binding any.  A
+ * socket named "metrics" is meant for a metrics endpoint, never for
+ * greetings: it is closed.
+ */
+static int
+master_adopt(struct master *m, struct activation_socket *socks, size_t n,
+    char *err, size_t errlen)
+{
+	if ((m->listeners = calloc(n, sizeof(*m->listeners))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(socks[i].name, "metrics") == 0) {
+			log_warnx("passed socket 'metrics' is not served: no "
+				  "metrics endpoint here");
+			close(socks[i].fd);
+			continue;
+		}
+		struct listener *l = listener_adopt(socks[i].fd, err, errlen);
+		if (l == NULL) {
+			for (size_t j = i + 1; j < n; j++)
+				close(socks[j].fd);
+			return -1;
+		}
+		m->listeners[m->nlisteners++] = l;
+		log_info("serving passed socket '%s' on %s", socks[i].name,
+		    listener_name(l));
+	}
+	if (m->nlisteners == 0) {
+		snprintf(err, errlen,
+		    "no greeting socket among the passed ones");
+		return -1;
+	}
+	m->activated = true;
+	return 0;
+}
+
+/* Listens where the config says, or on the sockets passed to hellod. */
+int
+master_listen(struct master *m, char *err, size_t errlen)
+{
+	struct activation_socket *socks;
+	size_t n;
+	int rc;
+
+	if (activation_take(&socks, &n, err, errlen) == -1)
+		return -1;
+	if (n == 0)
+		return master_open_listeners(m, m->cfg, NULL, 0, &m->listeners,
+		    &m->nlisteners, err, errlen);
+	rc = master_adopt(m, socks, n, err, errlen);
+	free(socks);
+	return rc;
+}
+
+/* The descriptors of the bound sockets, for the workers to copy. */
+static int *
+master_fds(const struct master *m)
+{
+	int *fds = calloc(m->nlisteners + 1, sizeof(*fds));
+
+	if (fds == NULL)
+		return NULL;
+	for (size_t i = 0; i < m->nlisteners; i++)
+		fds[i] = listener_fd(m->listeners[i]);
+	return fds;
+}
+
+/* Often enough that a turning loop always looks fresh to the watchdog. */
+static uint64_t
+master_heartbeat_usec(const struct master *m)
+{
+	uint64_t quarter = m->watchdog_usec / 4;
+
+	return quarter > 0 && quarter < MASTER_HEARTBEAT_USEC
+	    ? quarter
+	    : MASTER_HEARTBEAT_USEC;
+}
+
+static size_t
+master_worker_count(const struct config *cfg)
+{
+	long cpus;
+
+	if (cfg->workers > 0)
+		return (size_t)cfg->workers;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus > 0 ? (size_t)cpus : 1;
+}
+
+/*
+ * Starts the worker loops.  Signals stay with the main thread, which
+ * handles them in its own loop: the workers are started with every
+ * signal blocked, and keep that mask.
+ */
+static int
+master_start_workers(struct master *m, char *err, size_t errlen)
+{
+	size_t n = master_worker_count(m->cfg);
+	int *fds = master_fds(m);
+	sigset_t all, saved;
+	int rc = 0;
+
+	if (fds == NULL ||
+	    (m->workers = calloc(n, sizeof(*m->workers))) == NULL) {
+		free(fds);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		m->workers[i] = worker_start(m->shared, m->cfg, fds,
+		    m->nlisteners, master_heartbeat_usec(m), err, errlen);
+		if (m->workers[i] == NULL)
+			rc = -1;
+		else
+			m->nworkers++;
+	}
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	free(fds);
+	if (rc == 0)
+		log_info("%zu worker%s serving", n, n == 1 ? "" : "s");
+	return rc;
+}
+
+static void
+master_status(struct master *m, char *buf, size_t len)
+{
+	uint64_t messages = 0;
+
+	for (size_t i = 0; i < m->nworkers; i++)
+		messages += STATS_GET(worker_stats(m->workers[i])->messages);
+	snprintf(buf, len, "STATUS=%zu clients, %llu messages served%s",
+	    atomic_load(&m->shared->clients), (unsigned long long)messages,
+	    m->stopping ? ", stopping" : "");
+}
+
+/* Tells the service manager hellod serves, with a live summary. */
+static void
+master_notify_ready(struct master *m)
+{
+	char status[128];
+
+	master_status(m, status, sizeof(status));
+	notify_send("READY=1\n%s", status);
+	snprintf(m->last_status, sizeof(m->last_status), "%s", status);
+}
+
+/* Once a second at most, and only when it changed. */
+static void
+master_on_status(evutil_socket_t fd, short what, void *arg)
+{
+	struct master *m = arg;
+	char status[128];
+
+	(void)fd;
+	(void)what;
+	master_status(m, status, sizeof(status));
+	if (strcmp(status, m->last_status) == 0)
+		return;
+	notify_send("%s", status);
+	snprintf(m->last_status, sizeof(m->last_status), "%s", status);
+}
+
+/*
+ * Pings only while every worker's loop is turning: a stuck worker stops
+ * the pings as surely as a stuck main loop, and the manager restarts.
+ */
+static void
+master_on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	struct master *m = arg;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < m->nworkers; i++)
+		if (worker_idle_usec(m->workers[i]) > m->watchdog_usec / 2)
+			return;
+	notify_send("WATCHDOG=1");
+}
+
+static int
+master_add_timer(struct master *m, struct event **ev, uint64_t usec,
+    event_callback_fn cb)
+{
+	struct timeval tv = { (time_t)(usec / 1000000),
+		(suseconds_t)(usec % 1000000) };
+
+	*ev = event_new(m->base, -1, EV_PERSIST, cb, m);
+	return *ev == NULL || event_add(*ev, &tv) == -1 ? -1 : 0;
+}
+
+/* Starts the workers and the service manager's timers; then hellod serves. */
+int
+master_start(struct master *m, char *err, size_t errlen)
+{
+	m->watchdog_usec = notify_watchdog_usec();
+	if (master_start_workers(m, err, errlen) == -1)
+		return -1;
+	if (master_add_timer(m, &m->ev_status, 1000000, master_on_status) ==
+		-1 ||
+	    (m->watchdog_usec > 0 &&
+		master_add_timer(m, &m->ev_watchdog, m->watchdog_usec / 2,
+		    master_on_watchdog) == -1)) {
+		snprintf(err, errlen, "cannot start timers: out of memory");
+		return -1;
+	}
+	if (m->watchdog_usec > 0)
+		log_info("watchdog: pinging every %llu ms",
+		    (unsigned long long)(m->watchdog_usec / 2000));
+	master_notify_ready(m);
+	return 0;
+}
+
+/* Rebinds for a new config; passed sockets stay what they are. */
+static int
+master_rebind(struct master *m, const struct config *cfg, char *err,
+    size_t errlen)
+{
+	struct listener **set, **old = m->listeners;
+	size_t n, nold = m->nlisteners;
+
+	if (m->activated)
+		return 0;
+	if (master_open_listeners(m, cfg, old, nold, &set, &n, err, errlen) ==
+	    -1)
+		return -1;
+	/* old now holds only the listeners the new set does not keep. */
+	master_close_listeners(old, nold);
+	free(old);
+	m->listeners = set;
+	m->nlisteners = n;
+	return 0;
+}
+
+/* Hands the config and the sockets to every worker. */
+static void
+master_publish(struct master *m)
+{
+	int *fds = master_fds(m);
+
+	if (fds == NULL) {
+		log_error("out of memory: the workers keep their sockets");
+		return;
+	}
+	for (size_t i = 0; i < m->nworkers; i++)
+		worker_post(m->workers[i], m->cfg, fds, m->nlisteners);
+	for (size_t i = 0; i < m->nworkers; i++)
+		worker_wait(m->workers[i]);
+	free(fds);
+}
+
+/*
+ * Re-reads the config file.  A valid one applies to new connections (open
+ * ones keep the config they started with) and rebinds the listeners whose
+ * address changed; an invalid one changes nothing.  Either way the
+ * service manager hears that the reload is over.
+ */
+void
+master_reload(struct master *m)
+{
+	struct config *cfg;
+	char err[512];
+
+	if (m->stopping)
+		return;
+	log_info("reloading %s", m->cfg->path);
+	notify_reloading();
+	if ((cfg = config_load(m->cfg->path, err, sizeof(err))) == NULL ||
+	    master_rebind(m, cfg, err, sizeof(err)) == -1) {
+		log_error("reload failed, keeping the running configuration: "
+			  "%s",
+		    err);
+		config_unref(cfg);
+		master_notify_ready(m);
+		return;
+	}
+	if (master_worker_count(cfg) != m->nworkers)
+		log_warnx("workers: the number of workers changes on restart "
+			  "only");
+	log_set_level((enum log_level)cfg->log_level);
+	master_check_fd_room(m, cfg);
+	config_unref(m->cfg);
+	m->cfg = cfg;
+	master_publish(m);
+	log_info("configuration reloaded");
+	master_notify_ready(m);
+}
+
+/*
+ * Graceful stop: every worker drains its queue, answers what its clients
+ * sent and closes; the main loop ends and master_free() waits for them.
+ */
+void
+master_stop(struct master *m)
+{
+	if (m->stopping)
+		return;
+	m->stopping = true;
+	notify_send("STOPPING=1");
+	for (size_t i = 0; i < m->nworkers; i++)
+		worker_stop(m->workers[i]);
+	master_close_listeners(m->listeners, m->nlisteners);
+	free(m->listeners);
+	m->listeners = NULL;
+	m->nlisteners = 0;
+	event_base_loopbreak(m->base);
+}
+
+void
+master_free(struct master *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->nworkers; i++)
+		worker_free(m->workers[i]);
+	free(m->workers);
+	master_close_listeners(m->listeners, m->nlisteners);
+	free(m->listeners);
+	if (m->ev_status != NULL)
+		event_free(m->ev_status);
+	if (m->ev_watchdog != NULL)
+		event_free(m->ev_watchdog);
+	shared_free(m->shared);
+	config_unref(m->cfg);
+	free(m);
+}
