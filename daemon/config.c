@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "cidr.h"
+
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -24,7 +26,8 @@ enum config_type {
 	CONFIG_INT,
 	CONFIG_STRING,
 	CONFIG_ENUM,
-	CONFIG_ADDRESSES,
+	CONFIG_BOOL,
+	CONFIG_LIST, /* of strings */
 };
 
 /* Validates a key's new value and derives what depends on it. */
@@ -39,6 +42,8 @@ struct config_key {
 	long long max;
 	long long def;
 	const char *def_str;
+	const char *const *def_list; /* NULL-terminated */
+	const char *example;	     /* of a list, for errors */
 	const char *const *choices;
 	config_check_fn check;
 };
@@ -49,11 +54,16 @@ static int config_check_reply(struct config *, char *, size_t);
 static int config_check_user(struct config *, char *, size_t);
 static int config_check_group(struct config *, char *, size_t);
 static int config_check_pidfile(struct config *, char *, size_t);
+static int config_check_metrics_bind(struct config *, char *, size_t);
+static int config_check_trusted(struct config *, char *, size_t);
 
 static const char *const config_framings[] = { "auto", "line", "raw", NULL };
 static const char *const config_levels[] = { "error", "warning", "info",
 	"debug", NULL };
-static const char *const config_default_bind[] = { "127.0.0.1", "::1" };
+static const char *const config_formats[] = { "text", "json", NULL };
+static const char *const config_default_bind[] = { "127.0.0.1", "::1", NULL };
+static const char *const config_default_trusted[] = { "127.0.0.0/8", "::1/128",
+	NULL };
 
 #define FIELD(f) offsetof(struct config, f)
 
@@ -71,8 +81,10 @@ static const struct config_key config_keys[] = {
 	    .max = 65535,
 	    .def = 128 },
 	{ .name = "bind",
-	    .type = CONFIG_ADDRESSES,
+	    .type = CONFIG_LIST,
 	    .offset = FIELD(bind),
+	    .def_list = config_default_bind,
+	    .example = "[\"127.0.0.1\", \"::1\"]",
 	    .check = config_check_bind },
 	{ .name = "max_line",
 	    .type = CONFIG_INT,
@@ -169,6 +181,36 @@ static const struct config_key config_keys[] = {
 	    .offset = FIELD(pidfile),
 	    .def_str = "",
 	    .check = config_check_pidfile },
+	{ .name = "log_format",
+	    .type = CONFIG_ENUM,
+	    .offset = FIELD(log_format),
+	    .choices = config_formats,
+	    .def = LOG_FORMAT_TEXT },
+	{ .name = "metrics_bind",
+	    .type = CONFIG_STRING,
+	    .offset = FIELD(metrics_bind),
+	    .def_str = "",
+	    .check = config_check_metrics_bind },
+	{ .name = "proxy_protocol",
+	    .type = CONFIG_BOOL,
+	    .offset = FIELD(proxy_protocol),
+	    .def = 0 },
+	{ .name = "proxy_trusted",
+	    .type = CONFIG_LIST,
+	    .offset = FIELD(proxy_trusted),
+	    .def_list = config_default_trusted,
+	    .example = "[\"127.0.0.0/8\", \"10.0.0.0/8\"]",
+	    .check = config_check_trusted },
+	{ .name = "proxy_timeout",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(proxy_timeout),
+	    .min = 1,
+	    .max = 3600,
+	    .def = 5 },
+	{ .name = "reuse_port",
+	    .type = CONFIG_BOOL,
+	    .offset = FIELD(reuse_port),
+	    .def = 0 },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -282,6 +324,48 @@ config_check_pidfile(struct config *cfg, char *why, size_t whylen)
 		    cfg->pidfile);
 		return -1;
 	}
+	return 0;
+}
+
+/* "" is off; else "HOST:PORT" or "[IPV6]:PORT", numeric. */
+static int
+config_check_metrics_bind(struct config *cfg, char *why, size_t whylen)
+{
+	if (cfg->metrics_bind[0] == '\0')
+		return 0;
+	if (net_parse_endpoint(cfg->metrics_bind, &cfg->metrics_addr) == -1) {
+		snprintf(why, whylen,
+		    "'%s' is not an address and port like \"127.0.0.1:9100\" "
+		    "or \"[::1]:9100\"",
+		    cfg->metrics_bind);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+config_check_trusted(struct config *cfg, char *why, size_t whylen)
+{
+	const struct config_list *list = &cfg->proxy_trusted;
+	struct cidr *set = calloc(list->count + 1, sizeof(*set));
+	char reason[128];
+
+	if (set == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < list->count; i++) {
+		if (cidr_parse(list->items[i], &set[i], reason,
+			sizeof(reason)) == -1) {
+			snprintf(why, whylen, "'%s': %s", list->items[i],
+			    reason);
+			free(set);
+			return -1;
+		}
+	}
+	free(cfg->trusted);
+	cfg->trusted = set;
+	cfg->ntrusted = list->count;
 	return 0;
 }
 
@@ -636,33 +720,47 @@ config_get_string(struct config *cfg, const struct config_key *key,
 }
 
 static int
-config_get_addresses(struct config *cfg, const struct config_key *key,
+config_get_bool(struct config *cfg, const struct config_key *key,
+    config_setting_t *s, char *why, size_t whylen)
+{
+	if (s->type != CONFIG_TYPE_BOOL) {
+		snprintf(why, whylen, "expected true or false, got %s",
+		    config_type_name(s->type));
+		return -1;
+	}
+	*(bool *)((char *)cfg + key->offset) = config_setting_get_bool(s);
+	return 0;
+}
+
+static int
+config_get_list(struct config *cfg, const struct config_key *key,
     config_setting_t *s, char *why, size_t whylen)
 {
 	struct config_list *list = (void *)((char *)cfg + key->offset);
 
 	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
-		snprintf(why, whylen,
-		    "expected a list of addresses like [\"127.0.0.1\"], "
-		    "got %s",
-		    config_type_name(s->type));
+		snprintf(why, whylen, "expected a list like %s, got %s",
+		    key->example, config_type_name(s->type));
 		return -1;
 	}
 	config_list_clear(list);
 	for (int i = 0; i < config_setting_length(s); i++) {
-		const char *addr = config_setting_get_string(
+		const char *item = config_setting_get_string(
 		    config_setting_get_elem(s, (unsigned)i));
-		if (addr == NULL) {
+		if (item == NULL) {
 			snprintf(why, whylen, "entry %d is not a string",
 			    i + 1);
 			return -1;
 		}
-		if (config_list_add(list, addr) == -1) {
+		if (config_list_add(list, item) == -1) {
 			snprintf(why, whylen, "out of memory");
 			return -1;
 		}
 	}
-	cfg->bind_is_default = false;
+	/* Only the built-in addresses may be skipped on a host that lacks
+	 * one; addresses the file names must bind. */
+	if (list == &cfg->bind)
+		cfg->bind_is_default = false;
 	return 0;
 }
 
@@ -682,8 +780,11 @@ config_get_key(struct config *cfg, const struct config_key *key,
 	case CONFIG_STRING:
 		rc = config_get_string(cfg, key, s, why, whylen);
 		break;
-	case CONFIG_ADDRESSES:
-		rc = config_get_addresses(cfg, key, s, why, whylen);
+	case CONFIG_BOOL:
+		rc = config_get_bool(cfg, key, s, why, whylen);
+		break;
+	case CONFIG_LIST:
+		rc = config_get_list(cfg, key, s, why, whylen);
 		break;
 	}
 	if (rc == 0 && key->check != NULL)
@@ -715,11 +816,14 @@ config_set_default(struct config *cfg, const struct config_key *key)
 		rc = config_set_string((char **)((char *)cfg + key->offset),
 		    key->def_str);
 		break;
-	case CONFIG_ADDRESSES:
-		for (size_t i = 0; i < 2 && rc == 0; i++)
+	case CONFIG_BOOL:
+		*(bool *)((char *)cfg + key->offset) = key->def != 0;
+		break;
+	case CONFIG_LIST:
+		for (size_t i = 0; key->def_list[i] != NULL && rc == 0; i++)
 			rc =
-			    config_list_add(&cfg->bind, config_default_bind[i]);
-		cfg->bind_is_default = true;
+			    config_list_add((void *)((char *)cfg + key->offset),
+				key->def_list[i]);
 		break;
 	}
 	if (rc == 0 && key->check != NULL)
@@ -735,6 +839,7 @@ config_new(const char *path)
 	if (cfg == NULL)
 		return NULL;
 	atomic_init(&cfg->refs, 1);
+	cfg->bind_is_default = true;
 	if ((cfg->path = strdup(path)) == NULL)
 		goto fail;
 	for (size_t i = 0; i < CONFIG_NKEYS; i++)
@@ -874,7 +979,11 @@ config_unref(struct config *cfg)
 	for (size_t i = 0; i < CONFIG_NKEYS; i++)
 		if (config_keys[i].type == CONFIG_STRING)
 			free(*(char **)((char *)cfg + config_keys[i].offset));
-	config_list_clear(&cfg->bind);
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		if (config_keys[i].type == CONFIG_LIST)
+			config_list_clear(
+			    (void *)((char *)cfg + config_keys[i].offset));
+	free(cfg->trusted);
 	free(cfg->welcome_line);
 	free(cfg->reply_head);
 	free(cfg->reply_tail);

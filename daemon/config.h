@@ -11,7 +11,10 @@
 #include <stddef.h>
 
 #include "log.h"
+#include "net.h"
 #include "proto.h"
+
+struct cidr;
 
 struct config_list {
 	char **items;
@@ -40,9 +43,15 @@ struct config {
 	int log_level;	   /* enum log_level */
 	char *welcome;
 	char *reply;
-	char *user;    /* drop to this user after binding, or "" */
-	char *group;   /* and this group, or "": the user's own */
-	char *pidfile; /* absolute path, or "" */
+	char *user;	    /* drop to this user after binding, or "" */
+	char *group;	    /* and this group, or "": the user's own */
+	char *pidfile;	    /* absolute path, or "" */
+	int log_format;	    /* enum log_format */
+	char *metrics_bind; /* "" when off */
+	bool proxy_protocol;
+	struct config_list proxy_trusted;
+	int proxy_timeout; /* seconds */
+	bool reuse_port;
 
 	/* Derived from the keys above. */
 	char *welcome_line; /* welcome text and CRLF, or "" */
@@ -50,6 +59,9 @@ struct config {
 	char *reply_head;
 	char *reply_tail;
 	struct proto_params proto;
+	union net_addr metrics_addr; /* when metrics_bind is set */
+	struct cidr *trusted;	     /* proxy_trusted, parsed */
+	size_t ntrusted;
 };
 
 struct config *config_load(const char *path, char *err, size_t errlen);

@@ -11,8 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "log.h"
 #include "proto.h"
+#include "proxy.h"
 #include "server.h"
 #include "shared.h"
 
@@ -23,6 +25,7 @@ static const char conn_goodbye[] = "Server shutting down, goodbye\r\n";
 static const char conn_interrupted[] = "Interrupted, goodbye\r\n";
 
 enum conn_state {
+	CONN_PROXY,	/* waiting for the load balancer's PROXY header */
 	CONN_OPEN,	/* reading and answering */
 	CONN_FLUSHING,	/* done reading: delivering the last replies */
 	CONN_LINGERING, /* replies delivered, write side shut: draining */
@@ -36,6 +39,7 @@ enum conn_due {
 	DUE_LINE,
 	DUE_WRITE,
 	DUE_LINGER,
+	DUE_PROXY, /* no PROXY header in time */
 };
 
 /*
@@ -48,9 +52,10 @@ enum conn_due {
  * recv() and one send().
  *
  * Every timeout (fragment delay, idle, line, write, linger) shares one
- * timer that is armed for the earliest deadline and moved only when a
- * deadline comes earlier; activity just records a time, and a timer that
- * fires early re-arms itself.  So a message costs no timer work.
+ * timeout, carried by the socket's own event (a second struct event would
+ * cost 128 bytes per connection).  It is armed for the earliest deadline
+ * and moved only when a deadline comes earlier; activity just records a
+ * time, and a timeout that fires early re-arms itself.
  */
 struct conn {
 	struct server *srv;
@@ -59,6 +64,7 @@ struct conn {
 	enum conn_state state;
 	enum close_reason reason; /* why it is closing */
 	bool peer_eof;
+	bool ip_counted;    /* the peer counts toward max_clients_per_ip */
 	bool paused;	    /* backpressure: replies wait, reading stops */
 	bool stopping;	    /* server shutdown: finish what was sent */
 	size_t stop_budget; /* bytes queued before the shutdown */
@@ -68,19 +74,21 @@ struct conn {
 	uint64_t progress_ms; /* last byte sent */
 	uint64_t line_ms;     /* the unfinished line's first byte, or 0 */
 	uint64_t lingering_ms;
-	uint64_t timer_ms; /* when the timer fires, or 0 */
+	uint64_t timer_ms;   /* when the timeout fires, or 0 */
+	uint32_t timeout_ms; /* the timeout libevent re-arms after I/O */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t counted; /* messages already added to the server's count */
-	struct event ev_io;
-	struct event ev_timer;
+	uint64_t counted;   /* messages already added to the server's count */
+	struct event ev_io; /* the socket, and the connection's one timeout */
 	struct proto proto;
-	struct buf out; /* replies the socket has not taken yet */
-	union net_addr peer;
+	struct buf out;	     /* replies the socket has not taken yet */
+	struct buf header;   /* a PROXY header, while it arrives */
+	union net_addr peer; /* the client, as the PROXY header says */
 	TAILQ_ENTRY(conn) link;
 };
 
 static void conn_on_io(evutil_socket_t fd, short what, void *arg);
+static void conn_on_header(struct conn *c, size_t n);
 
 static uint64_t
 conn_now_ms(void)
@@ -99,31 +107,95 @@ conn_count_messages(struct conn *c)
 	c->counted = c->proto.messages;
 }
 
-/* The single way out: counts and logs why, frees everything. */
+/* One line per connection, with the fields operators filter on. */
 static void
-conn_close(struct conn *c, enum close_reason reason)
+conn_log_close(const struct conn *c, enum close_reason reason)
+{
+	char host[NET_ADDRSTRLEN], port[8], duration[32], messages[24],
+	    bytes_in[24], bytes_out[24];
+	uint64_t ms = conn_now_ms() - c->started_ms;
+	const struct log_field fields[] = {
+		{ "addr", net_host(&c->peer, host, sizeof(host)), false },
+		{ "port", port, true },
+		{ "duration", duration, true },
+		{ "messages", messages, true },
+		{ "bytes_in", bytes_in, true },
+		{ "bytes_out", bytes_out, true },
+		{ "reason", stats_close_name(reason), false },
+	};
+
+	if (!log_is_enabled(LOG_LEVEL_INFO))
+		return;
+	snprintf(port, sizeof(port), "%d", net_port(&c->peer));
+	snprintf(duration, sizeof(duration), "%llu.%03llu",
+	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+	snprintf(messages, sizeof(messages), "%llu",
+	    (unsigned long long)c->proto.messages);
+	snprintf(bytes_in, sizeof(bytes_in), "%llu",
+	    (unsigned long long)c->bytes_in);
+	snprintf(bytes_out, sizeof(bytes_out), "%llu",
+	    (unsigned long long)c->bytes_out);
+	log_event(LOG_LEVEL_INFO, "close", fields,
+	    sizeof(fields) / sizeof(fields[0]));
+}
+
+/* Frees everything the connection holds and closes its socket. */
+static void
+conn_free(struct conn *c)
 {
 	struct server *srv = c->srv;
-	char name[NET_ADDRSTRLEN];
-	uint64_t ms = conn_now_ms() - c->started_ms;
 
-	log_info("closed %s (%s) after %llu.%03llus, %llu messages",
-	    net_format(&c->peer, name, sizeof(name)), stats_close_name(reason),
-	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
-	    (unsigned long long)c->proto.messages);
-	STATS_ADD(srv->stats.closed[reason], 1);
-	conn_count_messages(c);
 	event_del(&c->ev_io);
-	event_del(&c->ev_timer);
 	close(c->fd);
-	shared_leave(srv->shared, &c->peer);
+	if (c->ip_counted)
+		shared_leave_ip(srv->shared, &c->peer);
+	shared_leave(srv->shared);
 	proto_release(&c->proto);
 	buf_release(&c->out);
+	buf_release(&c->header);
 	config_unref(c->cfg);
 	TAILQ_REMOVE(&srv->conns, c, link);
 	srv->nconns--;
 	free(c);
 	server_conn_gone(srv);
+}
+
+/* The single way out of a served connection: counts and logs why. */
+static void
+conn_close(struct conn *c, enum close_reason reason)
+{
+	conn_log_close(c, reason);
+	STATS_ADD(c->srv->stats.closed[reason], 1);
+	conn_count_messages(c);
+	conn_free(c);
+}
+
+/* Refuses a connection that was never served, with one line. */
+static void
+conn_refuse(struct conn *c, enum reject_reason reason, const char *line)
+{
+	char name[NET_ADDRSTRLEN];
+	size_t len = strlen(line);
+
+	STATS_ADD(c->srv->stats.rejected[reason], 1);
+	log_warnx("refused %s (%s)", net_format(&c->peer, name, sizeof(name)),
+	    stats_reject_name(reason));
+	if (send(c->fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+		STATS_ADD(c->srv->stats.bytes_out, len);
+	conn_free(c);
+}
+
+/* A connection that breaks the PROXY rules gets no word, only a log line. */
+static void
+conn_refuse_proxy(struct conn *c, const char *why)
+{
+	char name[NET_ADDRSTRLEN], safe[256];
+
+	STATS_ADD(c->srv->stats.rejected[REJECT_PROXY], 1);
+	log_escape(safe, sizeof(safe), why, strlen(why));
+	log_warnx("refused %s (proxy): %s",
+	    net_format(&c->peer, name, sizeof(name)), safe);
+	conn_free(c);
 }
 
 static uint64_t
@@ -158,6 +230,12 @@ conn_deadline(const struct conn *c, enum conn_due *due)
 		    DUE_LINGER);
 		return best;
 	}
+	if (c->state == CONN_PROXY) {
+		CONN_CONSIDER(true,
+		    c->started_ms + conn_seconds(cfg->proxy_timeout),
+		    DUE_PROXY);
+		return best;
+	}
 	CONN_CONSIDER(buf_size(&c->out) > 0 && cfg->write_timeout > 0,
 	    c->progress_ms + conn_seconds(cfg->write_timeout), DUE_WRITE);
 	CONN_CONSIDER(cfg->idle_timeout > 0,
@@ -175,22 +253,39 @@ conn_deadline(const struct conn *c, enum conn_due *due)
 	return best;
 }
 
-/* Arms the timer when a deadline comes earlier than the armed one. */
+/* Sets the connection's timeout to fire at `at` (monotonic ms). */
+static void
+conn_set_timeout(struct conn *c, uint64_t at)
+{
+	uint64_t now = conn_now_ms(), left = at > now ? at - now : 0;
+	struct timeval tv = { (time_t)(left / 1000),
+		(suseconds_t)(left % 1000) * 1000 };
+
+	c->timer_ms = at;
+	c->timeout_ms = (uint32_t)left;
+	event_add(&c->ev_io, &tv);
+}
+
+/* Drops the timeout; only a fresh add forgets it in libevent. */
+static void
+conn_clear_timeout(struct conn *c)
+{
+	c->timer_ms = 0;
+	event_del(&c->ev_io);
+	if (c->events & (EV_READ | EV_WRITE))
+		event_add(&c->ev_io, NULL);
+}
+
+/* Arms the timeout when a deadline comes earlier than the armed one. */
 static void
 conn_schedule(struct conn *c)
 {
 	enum conn_due due;
-	uint64_t when = conn_deadline(c, &due), now;
-	struct timeval tv;
+	uint64_t when = conn_deadline(c, &due);
 
 	if (due == DUE_NONE || (c->timer_ms != 0 && c->timer_ms <= when))
 		return;
-	now = conn_now_ms();
-	when = when > now ? when - now : 0;
-	tv.tv_sec = (time_t)(when / 1000);
-	tv.tv_usec = (suseconds_t)(when % 1000) * 1000;
-	event_add(&c->ev_timer, &tv);
-	c->timer_ms = now + when;
+	conn_set_timeout(c, when);
 }
 
 /* Registers for exactly the events the connection's state needs. */
@@ -207,9 +302,11 @@ conn_update_events(struct conn *c)
 		return;
 	event_del(&c->ev_io);
 	event_assign(&c->ev_io, c->srv->base, c->fd, want, conn_on_io, c);
-	if (want != EV_PERSIST)
-		event_add(&c->ev_io, NULL);
 	c->events = want;
+	if (c->timer_ms != 0)
+		conn_set_timeout(c, c->timer_ms);
+	else if (want != EV_PERSIST)
+		event_add(&c->ev_io, NULL);
 }
 
 static void
@@ -412,6 +509,9 @@ conn_on_eof(struct conn *c)
 	c->peer_eof = true;
 	conn_update_events(c);
 	switch (c->state) {
+	case CONN_PROXY:
+		conn_close(c, CLOSE_EOF);
+		break;
 	case CONN_OPEN:
 		if (conn_act(c,
 			proto_finish(&c->proto, &c->cfg->proto,
@@ -452,6 +552,10 @@ conn_on_readable(struct conn *c)
 	}
 	c->bytes_in += (size_t)n;
 	STATS_ADD(c->srv->stats.bytes_in, n);
+	if (c->state == CONN_PROXY) {
+		conn_on_header(c, (size_t)n);
+		return;
+	}
 	if (c->state != CONN_OPEN)
 		return; /* closing: input is drained and dropped */
 	c->input_ms = conn_now_ms();
@@ -470,12 +574,21 @@ conn_on_readable(struct conn *c)
 	conn_schedule(c);
 }
 
+static void conn_on_timeout(struct conn *c);
+
 static void
 conn_on_io(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
 	(void)fd;
+	if (what & EV_TIMEOUT) {
+		conn_on_timeout(c);
+		return;
+	}
+	/* libevent has re-armed the timeout from now, as it does after I/O. */
+	if (c->timer_ms != 0)
+		c->timer_ms = conn_now_ms() + c->timeout_ms;
 	if ((what & EV_WRITE) && conn_flush(c) == -1)
 		return;
 	if (what & EV_READ)
@@ -528,6 +641,9 @@ conn_expire(struct conn *c, enum conn_due due)
 	case DUE_LINGER:
 		conn_close(c, c->reason);
 		return -1;
+	case DUE_PROXY:
+		conn_refuse_proxy(c, "no PROXY header in time");
+		return -1;
 	case DUE_NONE:
 		break;
 	}
@@ -535,19 +651,25 @@ conn_expire(struct conn *c, enum conn_due due)
 }
 
 static void
-conn_on_timer(evutil_socket_t fd, short what, void *arg)
+conn_on_timeout(struct conn *c)
 {
-	struct conn *c = arg;
 	enum conn_due due;
 	uint64_t when = conn_deadline(c, &due);
 
-	(void)fd;
-	(void)what;
-	c->timer_ms = 0;
-	if (due != DUE_NONE && when <= conn_now_ms() &&
-	    conn_expire(c, due) == -1)
+	if (due == DUE_NONE) {
+		conn_clear_timeout(c);
 		return;
-	conn_schedule(c);
+	}
+	if (when <= conn_now_ms()) {
+		if (conn_expire(c, due) == -1)
+			return;
+		when = conn_deadline(c, &due);
+		if (due == DUE_NONE) {
+			conn_clear_timeout(c);
+			return;
+		}
+	}
+	conn_set_timeout(c, when);
 }
 
 /* Refuses a connection with one line, before it costs anything more. */
@@ -565,36 +687,127 @@ conn_reject(struct server *srv, int fd, const union net_addr *peer,
 	close(fd);
 }
 
-/* Returns false, having refused the connection, when a limit is reached. */
+/* Counts the client's address in, or refuses it with one line. */
 static bool
-conn_admit(struct server *srv, int fd, const union net_addr *peer)
+conn_admit_ip(struct conn *c)
 {
-	switch (shared_enter(srv->shared, srv->cfg, peer)) {
+	switch (shared_enter_ip(c->srv->shared, c->cfg, &c->peer)) {
 	case SHARED_ADMITTED:
+		c->ip_counted = true;
 		return true;
 	case SHARED_PER_IP:
-		conn_reject(srv, fd, peer, REJECT_PER_IP,
+		conn_refuse(c, REJECT_PER_IP,
 		    "Error: too many connections from your address, try "
 		    "again later\r\n");
 		return false;
 	case SHARED_BUSY:
 		break;
 	}
-	conn_reject(srv, fd, peer, REJECT_BUSY,
-	    "Error: server busy, try again later\r\n");
+	conn_refuse(c, REJECT_BUSY, "Error: server busy, try again later\r\n");
 	return false;
+}
+
+static void
+conn_log_connect(const struct conn *c, const union net_addr *via)
+{
+	char name[NET_ADDRSTRLEN], lb[NET_ADDRSTRLEN];
+
+	if (!log_is_enabled(LOG_LEVEL_INFO))
+		return;
+	if (via == NULL)
+		log_info("connection from %s",
+		    net_format(&c->peer, name, sizeof(name)));
+	else
+		log_info("connection from %s via %s",
+		    net_format(&c->peer, name, sizeof(name)),
+		    net_format(via, lb, sizeof(lb)));
+}
+
+/* The client is in: the welcome, and anything it already sent. */
+static void
+conn_greet(struct conn *c, const char *early, size_t len)
+{
+	struct buf *pending = &c->srv->outbuf;
+
+	c->state = CONN_OPEN;
+	STATS_ADD(c->srv->stats.accepted, 1);
+	if (buf_append(pending, c->cfg->welcome_line,
+		c->cfg->welcome_line_len) == -1) {
+		conn_close(c, CLOSE_ERROR);
+		return;
+	}
+	if (len > 0) {
+		uint64_t lines = c->proto.lines;
+		if (conn_act(c,
+			proto_input(&c->proto, &c->cfg->proto, early, len,
+			    pending)) == -1)
+			return;
+		conn_track_line(c, lines);
+	} else if (conn_send(c) == -1) {
+		return;
+	}
+	conn_schedule(c);
+}
+
+static bool
+conn_is_trusted(const struct config *cfg, const union net_addr *peer)
+{
+	for (size_t i = 0; i < cfg->ntrusted; i++)
+		if (cidr_match(&cfg->trusted[i], peer))
+			return true;
+	return false;
+}
+
+/*
+ * Bytes of a PROXY header: kept until the header is whole (it may come in
+ * pieces), then the carried address replaces the balancer's, and whatever
+ * followed the header is the client's first input.
+ */
+static void
+conn_on_header(struct conn *c, size_t n)
+{
+	struct proxy_header h;
+	union net_addr via = c->peer;
+	char why[128];
+
+	if (buf_append(&c->header, c->srv->inbuf, n) == -1) {
+		conn_close(c, CLOSE_ERROR);
+		return;
+	}
+	switch (proxy_parse(buf_head(&c->header), buf_size(&c->header), &h, why,
+	    sizeof(why))) {
+	case PROXY_NEED_MORE:
+		return;
+	case PROXY_INVALID:
+		conn_refuse_proxy(c, why);
+		return;
+	case PROXY_DONE:
+		break;
+	}
+	if (!h.local)
+		c->peer = h.src;
+	conn_log_connect(c, &via);
+	if (!conn_admit_ip(c))
+		return;
+	/* What followed the header goes through the scratch buffer. */
+	size_t rest = buf_size(&c->header) - h.len;
+	memcpy(c->srv->inbuf, buf_head(&c->header) + h.len, rest);
+	buf_release(&c->header);
+	conn_greet(c, c->srv->inbuf, rest);
 }
 
 void
 conn_accept(struct server *srv, int fd, const union net_addr *peer)
 {
 	struct conn *c;
-	int on = 1;
 
-	if (!conn_admit(srv, fd, peer))
+	if (shared_enter(srv->shared, srv->cfg) != SHARED_ADMITTED) {
+		conn_reject(srv, fd, peer, REJECT_BUSY,
+		    "Error: server busy, try again later\r\n");
 		return;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		shared_leave(srv->shared, peer);
+		shared_leave(srv->shared);
 		conn_reject(srv, fd, peer, REJECT_BUSY,
 		    "Error: server busy, try again later\r\n");
 		return;
@@ -606,26 +819,22 @@ conn_accept(struct server *srv, int fd, const union net_addr *peer)
 	c->started_ms = c->input_ms = c->progress_ms = conn_now_ms();
 	c->events = EV_READ | EV_PERSIST;
 	event_assign(&c->ev_io, srv->base, fd, c->events, conn_on_io, c);
-	evtimer_assign(&c->ev_timer, srv->base, conn_on_timer, c);
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	srv->nconns++;
-	STATS_ADD(srv->stats.accepted, 1);
-	if (log_is_enabled(LOG_LEVEL_INFO)) {
-		char name[NET_ADDRSTRLEN];
-		log_info("connection from %s",
-		    net_format(peer, name, sizeof(name)));
-	}
 
-	/* Replies are whole and batched already: Nagle would only delay. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	event_add(&c->ev_io, NULL);
-	if (buf_append(&srv->outbuf, c->cfg->welcome_line,
-		c->cfg->welcome_line_len) == -1) {
-		conn_close(c, CLOSE_ERROR);
+	if (!c->cfg->proxy_protocol) {
+		conn_log_connect(c, NULL);
+		if (conn_admit_ip(c))
+			conn_greet(c, NULL, 0);
 		return;
 	}
-	if (conn_send(c) == 0)
-		conn_schedule(c);
+	if (!conn_is_trusted(c->cfg, peer)) {
+		conn_refuse_proxy(c, "not a trusted proxy address");
+		return;
+	}
+	c->state = CONN_PROXY;
+	conn_schedule(c);
 }
 
 /*

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +48,7 @@ listener_hint(int err, int port)
 }
 
 static int
-listener_socket(const union net_addr *addr, int backlog)
+listener_socket(const union net_addr *addr, int backlog, bool reuse_port)
 {
 	int on = 1;
 	socklen_t len = addr->sa.sa_family == AF_INET ? sizeof(addr->sin)
@@ -57,6 +59,9 @@ listener_socket(const union net_addr *addr, int backlog)
 	if (fd == -1)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    (reuse_port &&
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) ==
+		    -1) ||
 	    (addr->sa.sa_family == AF_INET6 &&
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) ==
 		    -1) ||
@@ -157,6 +162,8 @@ listener_adopt(int fd, char *err, size_t errlen)
 		return NULL;
 	}
 	l->fd = fd;
+	/* Accepted sockets inherit it: no setsockopt per connection. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	getsockname(fd, &l->addr.sa, &len);
 	net_format(&l->addr, l->name, sizeof(l->name));
 	return l;
@@ -164,13 +171,16 @@ listener_adopt(int fd, char *err, size_t errlen)
 
 /*
  * Opens a listening socket; on failure writes one line naming the address,
- * the cause and a hint into err, and leaves errno set.
+ * the cause and a hint into err, and leaves errno set.  With reuse_port,
+ * several processes may listen on the same port and the kernel spreads
+ * connections over them (a rolling restart, or scaling out on one host).
  */
 struct listener *
-listener_open(const union net_addr *addr, int backlog, char *err, size_t errlen)
+listener_open(const union net_addr *addr, int backlog, bool reuse_port,
+    char *err, size_t errlen)
 {
 	char name[NET_ADDRSTRLEN];
-	int fd = listener_socket(addr, backlog), saved;
+	int fd = listener_socket(addr, backlog, reuse_port), saved;
 
 	if (fd == -1) {
 		saved = errno;

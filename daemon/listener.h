@@ -8,6 +8,7 @@
 #define HELLOD_LISTENER_H
 
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "net.h"
@@ -19,7 +20,7 @@ typedef void (
     *listener_accept_fn)(int fd, const union net_addr *peer, void *arg);
 
 struct listener *listener_open(const union net_addr *addr, int backlog,
-    char *err, size_t errlen);
+    bool reuse_port, char *err, size_t errlen);
 struct listener *listener_adopt(int fd, char *err, size_t errlen);
 struct listener *listener_watch(struct event_base *base, int fd,
     listener_accept_fn cb, void *arg, char *err, size_t errlen);

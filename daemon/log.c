@@ -71,7 +71,27 @@ static const int log_priorities[] = {
 	[LOG_LEVEL_DEBUG] = LOG_DEBUG,
 };
 
-/* Stamps the line for stderr; syslog stamps its own. */
+/* A flood of one warning is cut to this many lines a second. */
+#define LOG_BURST 5
+
+/* Set by the main thread, read by every loop. */
+static _Atomic int log_format_now = LOG_FORMAT_TEXT;
+
+void
+log_set_format(enum log_format format)
+{
+	atomic_store_explicit(&log_format_now, (int)format,
+	    memory_order_relaxed);
+}
+
+static bool
+log_is_json(void)
+{
+	return atomic_load_explicit(&log_format_now, memory_order_relaxed) ==
+	    LOG_FORMAT_JSON;
+}
+
+/* Stamps a text line for stderr; syslog and the journal stamp their own. */
 static size_t
 log_prefix(char *line, size_t len, enum log_level level)
 {
@@ -88,39 +108,171 @@ log_prefix(char *line, size_t len, enum log_level level)
 }
 
 /*
- * One write per line, so lines from concurrent writers to the same stderr
- * never interleave.
+ * Writes one finished line.  One write per line, so lines from several
+ * threads sharing stderr never interleave.
  */
+static void
+log_output(enum log_level level, const char *body)
+{
+	char line[1536];
+	size_t n = 0;
+
+	if (log_syslog) {
+		syslog(log_priorities[level], "%s", body);
+		return;
+	}
+	if (log_journal)
+		n = (size_t)snprintf(line, sizeof(line), "<%d>",
+		    log_priorities[level]);
+	else if (!log_is_json())
+		n = log_prefix(line, sizeof(line), level);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, "%s", body);
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	fwrite(line, 1, n, stderr);
+}
+
+/* Appends text as a JSON string, quotes included. */
+static size_t
+log_json_string(char *out, size_t len, size_t n, const char *text)
+{
+	if (n + 1 < len)
+		out[n++] = '"';
+	for (; *text != '\0' && n + 7 < len; text++) {
+		unsigned char ch = (unsigned char)*text;
+		if (ch == '"' || ch == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)ch;
+		} else if (ch < 0x20) {
+			n += (size_t)snprintf(out + n, len - n, "\\u%04x", ch);
+		} else {
+			out[n++] = (char)ch;
+		}
+	}
+	if (n + 1 < len)
+		out[n++] = '"';
+	out[n < len ? n : len - 1] = '\0';
+	return n;
+}
+
+/* {"time":"...","level":"...", the caller's members follow. */
+static size_t
+log_json_head(char *out, size_t len, enum log_level level)
+{
+	struct timespec now;
+	struct tm tm;
+	char stamp[40];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	return (size_t)snprintf(out, len,
+	    "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\"", stamp,
+	    now.tv_nsec / 1000000, log_names[level]);
+}
+
+static void
+log_text_or_json(enum log_level level, const char *msg)
+{
+	char json[1280];
+	size_t n;
+
+	if (!log_is_json()) {
+		log_output(level, msg);
+		return;
+	}
+	n = log_json_head(json, sizeof(json), level);
+	n += (size_t)snprintf(json + n, sizeof(json) - n, ",\"msg\":");
+	n = log_json_string(json, sizeof(json) - 1, n, msg);
+	snprintf(json + n, sizeof(json) - n, "}");
+	log_output(level, json);
+}
+
+/*
+ * True when this line repeats the same warning too often this second.
+ * Per thread, so the loops never contend; the count of dropped lines is
+ * logged when the flood ends.
+ */
+static bool
+log_flooded(enum log_level level, const char *fmt)
+{
+	static _Thread_local const char *last_fmt;
+	static _Thread_local time_t last_sec;
+	static _Thread_local unsigned count, dropped;
+	time_t now = time(NULL);
+	char note[96];
+
+	if (level > LOG_LEVEL_WARNING)
+		return false;
+	if (fmt == last_fmt && now == last_sec)
+		return ++count > LOG_BURST && ++dropped > 0;
+	if (dropped > 0) {
+		snprintf(note, sizeof(note), "%u similar messages suppressed",
+		    dropped);
+		log_text_or_json(LOG_LEVEL_WARNING, note);
+	}
+	last_fmt = fmt;
+	last_sec = now;
+	count = 1;
+	dropped = 0;
+	return false;
+}
+
 static void log_emit(enum log_level level, const char *errstr, const char *fmt,
     va_list ap) __attribute__((format(printf, 3, 0)));
 
 static void
 log_emit(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 {
-	char line[1024];
-	size_t n = 0;
+	char msg[1024];
+	int m;
+
+	if (!log_is_enabled(level) || log_flooded(level, fmt))
+		return;
+	m = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (errstr != NULL && m >= 0 && (size_t)m < sizeof(msg))
+		snprintf(msg + m, sizeof(msg) - (size_t)m, ": %s", errstr);
+	log_text_or_json(level, msg);
+}
+
+/*
+ * A structured event: "event key=value ..." in text, one JSON object with
+ * the same keys in JSON.  Values are already escaped by the caller.
+ */
+void
+log_event(enum log_level level, const char *event,
+    const struct log_field *fields, size_t n)
+{
+	char line[1280];
+	size_t len;
 
 	if (!log_is_enabled(level))
 		return;
-	if (log_journal)
-		n = (size_t)snprintf(line, sizeof(line), "<%d>",
-		    log_priorities[level]);
-	else if (!log_syslog)
-		n = log_prefix(line, sizeof(line), level);
-	int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	n = m < 0 ? n : n + (size_t)m;
-	if (errstr != NULL && n < sizeof(line))
-		n += (size_t)snprintf(line + n, sizeof(line) - n, ": %s",
-		    errstr);
-	if (n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	if (log_syslog) {
-		line[n] = '\0';
-		syslog(log_priorities[level], "%s", line);
+	if (!log_is_json()) {
+		len = (size_t)snprintf(line, sizeof(line), "%s", event);
+		for (size_t i = 0; i < n && len < sizeof(line); i++)
+			len += (size_t)snprintf(line + len, sizeof(line) - len,
+			    " %s=%s", fields[i].key, fields[i].value);
+		log_output(level, line);
 		return;
 	}
-	line[n++] = '\n';
-	fwrite(line, 1, n, stderr);
+	len = log_json_head(line, sizeof(line), level);
+	len += (size_t)snprintf(line + len, sizeof(line) - len,
+	    ",\"event\":\"%s\"", event);
+	for (size_t i = 0; i < n && len + 8 < sizeof(line); i++) {
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+		    ",\"%s\":", fields[i].key);
+		if (fields[i].number)
+			len += (size_t)snprintf(line + len, sizeof(line) - len,
+			    "%s", fields[i].value);
+		else
+			len = log_json_string(line, sizeof(line) - 1, len,
+			    fields[i].value);
+	}
+	if (len < sizeof(line) - 1)
+		snprintf(line + len, sizeof(line) - len, "}");
+	log_output(level, line);
 }
 
 #define LOG_DEFINE(name, level, with_errno)                               \

@@ -5,7 +5,13 @@
 #ifndef HELLOD_LOG_H
 #define HELLOD_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+enum log_format {
+	LOG_FORMAT_TEXT,
+	LOG_FORMAT_JSON,
+};
 
 enum log_level {
 	LOG_LEVEL_ERROR,
@@ -14,7 +20,17 @@ enum log_level {
 	LOG_LEVEL_DEBUG,
 };
 
+/* One key and its value, for log_event(); numbers go unquoted in JSON. */
+struct log_field {
+	const char *key;
+	const char *value;
+	bool number;
+};
+
 void log_set_level(enum log_level level);
+void log_set_format(enum log_format format);
+void log_event(enum log_level level, const char *event,
+    const struct log_field *fields, size_t n);
 void log_to_syslog(const char *ident);
 void log_detect_journal(void);
 int log_is_enabled(enum log_level level);

@@ -140,6 +140,14 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
+on_stats_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	master_log_stats(arg);
+}
+
+static void
 on_reload_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
@@ -180,8 +188,10 @@ serve(struct config *cfg, const struct options *opt)
 		{ SIGTERM, on_stop_signal },
 		{ SIGINT, on_stop_signal },
 		{ SIGHUP, on_reload_signal },
+		{ SIGUSR1, on_stats_signal },
 	};
-	struct event *ev_signals[3] = { NULL };
+	enum { NSIGNALS = sizeof(handlers) / sizeof(handlers[0]) };
+	struct event *ev_signals[NSIGNALS] = { NULL };
 	struct event_base *base = event_base_new();
 	struct master *m = NULL;
 	char err[512];
@@ -193,7 +203,7 @@ serve(struct config *cfg, const struct options *opt)
 		    "cannot start the event loop: out of memory");
 		goto done;
 	}
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < NSIGNALS; i++) {
 		ev_signals[i] =
 		    evsignal_new(base, handlers[i].sig, handlers[i].cb, m);
 		if (ev_signals[i] == NULL ||
@@ -224,7 +234,7 @@ done:
 		detach_fail(err);
 	}
 	master_free(m);
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < NSIGNALS; i++)
 		if (ev_signals[i] != NULL)
 			event_free(ev_signals[i]);
 	if (base != NULL)
@@ -311,6 +321,7 @@ main(int argc, char **argv)
 	/* A client that vanishes must cost an EPIPE, not the process. */
 	signal(SIGPIPE, SIG_IGN);
 	log_set_level((enum log_level)cfg->log_level);
+	log_set_format((enum log_format)cfg->log_format);
 	if (!opt.detach)
 		log_detect_journal();
 	rc = run(cfg, &opt);

@@ -1,15 +1,18 @@
 #include "master.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "activation.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "shared.h"
 #include "worker.h"
@@ -33,6 +36,12 @@ struct master {
 	struct event *ev_watchdog; /* WATCHDOG=1 to the service manager */
 	uint64_t watchdog_usec;
 	char last_status[128];
+	struct metrics *metrics;
+	int metrics_fd;		  /* passed in as "metrics", until served */
+	struct event *ev_drained; /* polls for the workers' end */
+	uint64_t reloads_ok;
+	uint64_t reloads_failed;
+	struct timespec started;
 };
 
 /* Says so when the descriptor limit keeps max_clients out of reach. */
@@ -63,6 +72,8 @@ master_new(struct event_base *base, struct config *cfg, int port_override,
 	}
 	m->base = base;
 	m->cfg = config_ref(cfg);
+	m->metrics_fd = -1;
+	clock_gettime(CLOCK_MONOTONIC, &m->started);
 	m->port_override = port_override;
 	master_check_fd_room(m, cfg);
 	return m;
@@ -145,7 +156,8 @@ master_open_listeners(struct master *m, const struct config *cfg,
 			old[origin[n]] = NULL;
 			listener_set_backlog(l, cfg->backlog);
 		} else {
-			l = listener_open(&addr, cfg->backlog, err, errlen);
+			l = listener_open(&addr, cfg->backlog, cfg->reuse_port,
+			    err, errlen);
 			if (l == NULL && master_may_skip(cfg, errno)) {
 				log_warnx("skipping default address: %s", err);
 				continue;
@@ -187,8 +199,7 @@ master_close_listeners(struct listener **set, size_t n)
 
 /*
  * Serves the sockets a service manager passed instead of binding any.  A
- * socket named "metrics" is meant for a metrics endpoint, never for
- * greetings: it is closed.
+ * socket named "metrics" is for the metrics endpoint, never for greetings.
  */
 static int
 master_adopt(struct master *m, struct activation_socket *socks, size_t n,
@@ -199,10 +210,9 @@ master_adopt(struct master *m, struct activation_socket *socks, size_t n,
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(socks[i].name, "metrics") == 0) {
-			log_warnx("passed socket 'metrics' is not served: no "
-				  "metrics endpoint here");
-			close(socks[i].fd);
+		if (strcmp(socks[i].name, "metrics") == 0 &&
+		    m->metrics_fd == -1) {
+			m->metrics_fd = socks[i].fd;
 			continue;
 		}
 		struct listener *l = listener_adopt(socks[i].fd, err, errlen);
@@ -369,6 +379,71 @@ master_on_watchdog(evutil_socket_t fd, short what, void *arg)
 	notify_send("WATCHDOG=1");
 }
 
+static void
+master_snapshot(void *arg, struct metrics_snapshot *s)
+{
+	struct master *m = arg;
+	struct timespec now;
+
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < m->nworkers; i++)
+		metrics_add(s, worker_stats(m->workers[i]));
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->active = atomic_load(&m->shared->clients);
+	s->reloads_ok = m->reloads_ok;
+	s->reloads_failed = m->reloads_failed;
+	s->listeners = m->nlisteners;
+	s->workers = m->nworkers;
+	s->uptime_seconds = (double)(now.tv_sec - m->started.tv_sec) +
+	    (double)(now.tv_nsec - m->started.tv_nsec) / 1e9;
+	s->draining = m->stopping;
+}
+
+/* SIGUSR1: the metrics as one log line. */
+void
+master_log_stats(struct master *m)
+{
+	struct metrics_snapshot s;
+	char line[512];
+
+	master_snapshot(m, &s);
+	metrics_render_line(&s, line, sizeof(line));
+	log_info("%s", line);
+}
+
+/* The metrics endpoint, on the passed "metrics" socket or metrics_bind. */
+static int
+master_start_metrics(struct master *m, char *err, size_t errlen)
+{
+	int fd = m->metrics_fd;
+
+	if (fd == -1 && m->cfg->metrics_bind[0] != '\0') {
+		struct listener *l = listener_open(&m->cfg->metrics_addr,
+		    m->cfg->backlog, false, err, errlen);
+		if (l == NULL)
+			return -1;
+		fd = fcntl(listener_fd(l), F_DUPFD_CLOEXEC, 0);
+		listener_free(l);
+		if (fd == -1) {
+			snprintf(err, errlen, "metrics: %s", strerror(errno));
+			return -1;
+		}
+	}
+	m->metrics_fd = -1;
+	if (fd == -1)
+		return 0;
+	union net_addr addr;
+	socklen_t len = sizeof(addr);
+	char name[NET_ADDRSTRLEN] = "?";
+	if (getsockname(fd, &addr.sa, &len) == 0)
+		net_format(&addr, name, sizeof(name));
+	if ((m->metrics = metrics_start(m->base, fd, master_snapshot, m, err,
+		 errlen)) == NULL)
+		return -1;
+	log_info("metrics on http://%s/metrics", name);
+	return 0;
+}
+
 static int
 master_add_timer(struct master *m, struct event **ev, uint64_t usec,
     event_callback_fn cb)
@@ -385,7 +460,8 @@ int
 master_start(struct master *m, char *err, size_t errlen)
 {
 	m->watchdog_usec = notify_watchdog_usec();
-	if (master_start_workers(m, err, errlen) == -1)
+	if (master_start_workers(m, err, errlen) == -1 ||
+	    master_start_metrics(m, err, errlen) == -1)
 		return -1;
 	if (master_add_timer(m, &m->ev_status, 1000000, master_on_status) ==
 		-1 ||
@@ -462,6 +538,7 @@ master_reload(struct master *m)
 			  "%s",
 		    err);
 		config_unref(cfg);
+		m->reloads_failed++;
 		master_notify_ready(m);
 		return;
 	}
@@ -469,17 +546,34 @@ master_reload(struct master *m)
 		log_warnx("workers: the number of workers changes on restart "
 			  "only");
 	log_set_level((enum log_level)cfg->log_level);
+	log_set_format((enum log_format)cfg->log_format);
 	master_check_fd_room(m, cfg);
 	config_unref(m->cfg);
 	m->cfg = cfg;
 	master_publish(m);
+	m->reloads_ok++;
 	log_info("configuration reloaded");
 	master_notify_ready(m);
 }
 
+/* Ends the main loop once every worker's loop has ended. */
+static void
+master_on_drained(evutil_socket_t fd, short what, void *arg)
+{
+	struct master *m = arg;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < m->nworkers; i++)
+		if (!worker_finished(m->workers[i]))
+			return;
+	event_base_loopbreak(m->base);
+}
+
 /*
  * Graceful stop: every worker drains its queue, answers what its clients
- * sent and closes; the main loop ends and master_free() waits for them.
+ * sent and closes.  Meanwhile the main loop keeps serving /healthz, which
+ * says 503, so a load balancer stops sending clients.
  */
 void
 master_stop(struct master *m)
@@ -494,7 +588,8 @@ master_stop(struct master *m)
 	free(m->listeners);
 	m->listeners = NULL;
 	m->nlisteners = 0;
-	event_base_loopbreak(m->base);
+	if (master_add_timer(m, &m->ev_drained, 20000, master_on_drained) == -1)
+		event_base_loopbreak(m->base);
 }
 
 void
@@ -511,6 +606,11 @@ master_free(struct master *m)
 		event_free(m->ev_status);
 	if (m->ev_watchdog != NULL)
 		event_free(m->ev_watchdog);
+	if (m->ev_drained != NULL)
+		event_free(m->ev_drained);
+	metrics_free(m->metrics);
+	if (m->metrics_fd != -1)
+		close(m->metrics_fd);
 	shared_free(m->shared);
 	config_unref(m->cfg);
 	free(m);

@@ -1,9 +1,21 @@
 #include "net.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* The numeric host alone: "1.2.3.4" or "::1". */
+const char *
+net_host(const union net_addr *addr, char *buf, size_t len)
+{
+	if (getnameinfo(&addr->sa, sizeof(*addr), buf, (socklen_t)len, NULL, 0,
+		NI_NUMERICHOST) != 0)
+		snprintf(buf, len, "?");
+	return buf;
+}
 
 /* Formats "1.2.3.4:80" or "[::1]:80". */
 const char *
@@ -11,9 +23,7 @@ net_format(const union net_addr *addr, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN + 16];
 
-	if (getnameinfo(&addr->sa, sizeof(*addr), host, sizeof(host), NULL, 0,
-		NI_NUMERICHOST) != 0)
-		snprintf(host, sizeof(host), "?");
+	net_host(addr, host, sizeof(host));
 	snprintf(buf, len, addr->sa.sa_family == AF_INET6 ? "[%s]:%d" : "%s:%d",
 	    host, net_port(addr));
 	return buf;
@@ -57,4 +67,36 @@ net_port(const union net_addr *addr)
 {
 	return ntohs(addr->sa.sa_family == AF_INET ? addr->sin.sin_port
 						   : addr->sin6.sin6_port);
+}
+
+/* Parses "1.2.3.4:80" or "[::1]:80", numeric only; port 1 to 65535. */
+int
+net_parse_endpoint(const char *text, union net_addr *addr)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(text, ':');
+	const char *start = text, *end = colon;
+	char *tail;
+	long port;
+
+	if (colon == NULL)
+		return -1;
+	if (text[0] == '[') {
+		if (colon == text || colon[-1] != ']')
+			return -1;
+		start = text + 1;
+		end = colon - 1;
+	} else if (memchr(text, ':', (size_t)(colon - text)) != NULL) {
+		return -1; /* an IPv6 address needs its brackets */
+	}
+	if (end <= start || (size_t)(end - start) >= sizeof(host))
+		return -1;
+	memcpy(host, start, (size_t)(end - start));
+	host[end - start] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &tail, 10);
+	if (errno != 0 || tail == colon + 1 || *tail != '\0' || port < 1 ||
+	    port > 65535)
+		return -1;
+	return net_resolve(host, (int)port, addr);
 }

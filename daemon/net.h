@@ -16,8 +16,10 @@ union net_addr {
 	struct sockaddr_in6 sin6;
 };
 
+const char *net_host(const union net_addr *addr, char *buf, size_t len);
 const char *net_format(const union net_addr *addr, char *buf, size_t len);
 int net_resolve(const char *host, int port, union net_addr *addr);
+int net_parse_endpoint(const char *text, union net_addr *addr);
 bool net_same_host(const union net_addr *a, const union net_addr *b);
 int net_port(const union net_addr *addr);
 

@@ -41,20 +41,33 @@ shared_max_clients(const struct shared *sh, const struct config *cfg)
 }
 
 /*
- * Counts a new client in, unless a limit says no.  The total is claimed
- * first and given back on refusal, so two loops accepting at once can
- * never both take the last slot.
+ * Counts a new client in, unless max_clients says no.  The slot is
+ * claimed first and given back on refusal, so two loops accepting at once
+ * can never both take the last one.
  */
 enum shared_verdict
-shared_enter(struct shared *sh, const struct config *cfg,
-    const union net_addr *peer)
+shared_enter(struct shared *sh, const struct config *cfg)
 {
-	enum shared_verdict v = SHARED_ADMITTED;
-
 	if (atomic_fetch_add(&sh->clients, 1) >= shared_max_clients(sh, cfg)) {
 		atomic_fetch_sub(&sh->clients, 1);
 		return SHARED_BUSY;
 	}
+	return SHARED_ADMITTED;
+}
+
+void
+shared_leave(struct shared *sh)
+{
+	atomic_fetch_sub(&sh->clients, 1);
+}
+
+/* Counts the client's address in, unless max_clients_per_ip says no. */
+enum shared_verdict
+shared_enter_ip(struct shared *sh, const struct config *cfg,
+    const union net_addr *peer)
+{
+	enum shared_verdict v = SHARED_ADMITTED;
+
 	pthread_mutex_lock(&sh->lock);
 	if (cfg->max_clients_per_ip > 0 &&
 	    iptable_count(sh->per_ip, peer) >=
@@ -63,16 +76,13 @@ shared_enter(struct shared *sh, const struct config *cfg,
 	else if (iptable_add(sh->per_ip, peer) == -1)
 		v = SHARED_BUSY;
 	pthread_mutex_unlock(&sh->lock);
-	if (v != SHARED_ADMITTED)
-		atomic_fetch_sub(&sh->clients, 1);
 	return v;
 }
 
 void
-shared_leave(struct shared *sh, const union net_addr *peer)
+shared_leave_ip(struct shared *sh, const union net_addr *peer)
 {
 	pthread_mutex_lock(&sh->lock);
 	iptable_remove(sh->per_ip, peer);
 	pthread_mutex_unlock(&sh->lock);
-	atomic_fetch_sub(&sh->clients, 1);
 }

@@ -30,8 +30,10 @@ enum shared_verdict {
 struct shared *shared_new(size_t fd_room);
 void shared_free(struct shared *sh);
 size_t shared_max_clients(const struct shared *sh, const struct config *cfg);
-enum shared_verdict shared_enter(struct shared *sh, const struct config *cfg,
+enum shared_verdict shared_enter(struct shared *sh, const struct config *cfg);
+void shared_leave(struct shared *sh);
+enum shared_verdict shared_enter_ip(struct shared *sh, const struct config *cfg,
     const union net_addr *peer);
-void shared_leave(struct shared *sh, const union net_addr *peer);
+void shared_leave_ip(struct shared *sh, const union net_addr *peer);
 
 #endif

@@ -16,6 +16,7 @@ static const char *const stats_reject_names[REJECT_REASONS] = {
 	[REJECT_BUSY] = "busy",
 	[REJECT_PER_IP] = "per_ip",
 	[REJECT_FD_LIMIT] = "fd_limit",
+	[REJECT_PROXY] = "proxy",
 };
 
 const char *

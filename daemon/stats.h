@@ -36,6 +36,7 @@ enum reject_reason {
 	REJECT_BUSY,	 /* max_clients */
 	REJECT_PER_IP,	 /* max_clients_per_ip */
 	REJECT_FD_LIMIT, /* out of descriptors: accept paused */
+	REJECT_PROXY,	 /* untrusted, late or malformed PROXY header */
 	REJECT_REASONS,
 };
 

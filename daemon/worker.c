@@ -23,6 +23,7 @@ struct worker {
 	struct event *ev_wake;
 	struct event *ev_heartbeat;
 	_Atomic uint64_t beat_usec; /* when the loop last turned */
+	atomic_bool finished;	    /* the loop has ended */
 
 	/* Handed over by the main thread, taken by the loop. */
 	pthread_mutex_t lock;
@@ -102,6 +103,7 @@ worker_main(void *arg)
 
 	if (event_base_dispatch(w->base) == -1)
 		log_error("a worker's event loop failed");
+	atomic_store(&w->finished, true);
 	return NULL;
 }
 
@@ -224,6 +226,12 @@ worker_idle_usec(const struct worker *w)
 	uint64_t now = worker_now_usec();
 
 	return now > beat ? now - beat : 0;
+}
+
+bool
+worker_finished(const struct worker *w)
+{
+	return atomic_load(&w->finished);
 }
 
 const struct stats *

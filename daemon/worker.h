@@ -7,6 +7,7 @@
 #ifndef HELLOD_WORKER_H
 #define HELLOD_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,7 @@ worker_post(struct worker *w, struct config *cfg, const int *fds, size_t n);
 void worker_wait(struct worker *w);
 void worker_stop(struct worker *w);
 uint64_t worker_idle_usec(const struct worker *w);
+bool worker_finished(const struct worker *w);
 const struct stats *worker_stats(const struct worker *w);
 void worker_free(struct worker *w);
 

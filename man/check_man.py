@@ -411,11 +411,23 @@ def check_keys(tap, root, conf5):
                     f'hellod.conf.5: default of {name} is "{want}"',
                     f"tag says: {default!r}",
                 )
-        elif ctype == "CONFIG_ADDRESSES":
+        elif ctype == "CONFIG_LIST":
             tap.check(
                 kind.startswith("list"),
                 f"hellod.conf.5: {name} is a list",
                 f"tag says: {kind!r}",
+            )
+        elif ctype == "CONFIG_BOOL":
+            tap.check(
+                kind == "boolean",
+                f"hellod.conf.5: {name} is a boolean",
+                f"tag says: {kind!r}",
+            )
+            want = "true" if key.get("def") else "false"
+            tap.check(
+                default == want,
+                f"hellod.conf.5: default of {name} is {want}",
+                f"tag says: {default!r}",
             )
         else:
             tap.skip(f"hellod.conf.5: type of {name}", f"{ctype} not known here")

@@ -194,6 +194,17 @@ static const struct {
 	    "1: port: 4294975073 is out of range (0 to 65535)" },
 	{ "port = \"80\";\n", "1: port: expected an integer, got a string" },
 	{ "backlog = 0;\n", "1: backlog: 0 is out of range (1 to 65535)" },
+	{ "proxy_trusted = [\"10.0.0.1/8\"];\n",
+	    "1: proxy_trusted: '10.0.0.1/8': has host bits set past /8" },
+	{ "proxy_trusted = [\"10.0.0.0/33\"];\n",
+	    "1: proxy_trusted: '10.0.0.0/33': the prefix must be 0 to 32" },
+	{ "proxy_protocol = 1;\n",
+	    "1: proxy_protocol: expected true or false, got an integer" },
+	{ "metrics_bind = \"localhost:9100\";\n",
+	    "1: metrics_bind: 'localhost:9100' is not an address and port like "
+	    "\"127.0.0.1:9100\" or \"[::1]:9100\"" },
+	{ "log_format = \"xml\";\n",
+	    "1: log_format: 'xml' is not one of text, json" },
 	{ "max_clients = 0;\n",
 	    "1: max_clients: 0 is out of range (1 to 1000000)" },
 	{ "max_clients_per_ip = -1;\n",
@@ -225,8 +236,8 @@ static const struct {
 	    "1: welcome: must be one line (hellod adds the line ending)" },
 	{ "welcome = [\"a\"];\n", "1: welcome: expected a string, got a list" },
 	{ "bind = \"127.0.0.1\";\n",
-	    "1: bind: expected a list of addresses like [\"127.0.0.1\"], "
-	    "got a string" },
+	    "1: bind: expected a list like [\"127.0.0.1\", \"::1\"], got a "
+	    "string" },
 	{ "bind = [];\n", "1: bind: needs at least one address" },
 	{ "bind = [\"localhost\"];\n",
 	    "1: bind: 'localhost' is not a numeric IPv4 or IPv6 address" },

@@ -163,10 +163,14 @@ class Hellod:
                              count=before + 1)
 
     def wait(self, timeout=TIMEOUT):
+        """Waits for hellod to exit and for its whole log to be read."""
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError("hellod did not exit within %.1fs" % timeout)
+        with self._cond:
+            self._cond.wait_for(lambda: None in self.lines, timeout)
+        return code
 
     def stop(self):
         """SIGTERM if still running; returns the exit status, or None when

@@ -48,7 +48,7 @@ BAD_CONFIGS = [
     ("port = 1;\nport = 2;\n", 2, "duplicate setting name (at 'port')"),
     ('max_line = "long";\n', 1, "max_line: expected an integer, got a string"),
     ("welcome = 5;\n", 1, "welcome: expected a string, got an integer"),
-    ('bind = "127.0.0.1";\n', 1, "bind: expected a list of addresses"),
+    ('bind = "127.0.0.1";\n', 1, "bind: expected a list like"),
     ("port = 4294975073;\n", 1,
      "port: 4294975073 is out of range (0 to 65535)"),
     ("max_clients = 99999999999999999999;\n", 1,

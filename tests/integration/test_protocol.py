@@ -18,7 +18,7 @@ def test_seed_client_exchange():
     assert out.returncode == 0, out.stderr
     assert out.stdout == (b"Welcome!\r\n\nHello, Michael!\nHello, Tracy!\n"
                           b"Hello, Sarah!\n"), out.stdout
-    d.wait_log(r"closed 127\.0\.0\.1:\d+ \(exit\)")
+    d.wait_log(r"close addr=127\.0\.0\.1 port=\d+ .*reason=exit$")
 
 
 def test_seed_client_bytes():
@@ -124,7 +124,7 @@ def test_exit_delivers_earlier_replies_then_closes():
     c.send(b"a\nb\nexit\nc\n")
     c.expect(b"Hello, a!\nHello, b!\n")
     c.expect_eof()
-    d.wait_log(r"closed 127\.0\.0\.1:\d+ \(exit\)")
+    d.wait_log(r"close addr=127\.0\.0\.1 port=\d+ .*reason=exit$")
 
 
 def test_exit_must_be_the_whole_message():
@@ -176,7 +176,7 @@ def test_over_long_line_gets_error_and_close():
     c.send(b"y" * 17 + b"\n")
     c.expect(b"Error: line too long (max 16 bytes)\r\n")
     c.expect_eof()
-    d.wait_log(r"\(line_too_long\)")
+    d.wait_log(r"reason=line_too_long$")
 
 
 def test_over_long_fragment_refused_before_terminator():
@@ -241,8 +241,8 @@ def test_connect_and_close_are_logged():
     c.expect(b"Hello, a!\n")
     c.expect_eof()
     d.wait_log(r"connection from 127\.0\.0\.1:%d$" % port)
-    d.wait_log(r"closed 127\.0\.0\.1:%d \(exit\) after [0-9.]+s, 1 messages"
-               % port)
+    d.wait_log(r"info: close addr=127\.0\.0\.1 port=%d duration=[0-9.]+ "
+               r"messages=1 bytes_in=7 bytes_out=20 reason=exit$" % port)
 
 
 def test_client_reset_does_not_hurt_server():

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 from hellodtest import (Client, HELLOD, Hellod, TIMEOUT, free_port,
                         run_hellod, run)
@@ -160,19 +161,22 @@ def test_socket_activation_serves_the_passed_sockets_only():
             c.send(b"act%d\n" % port)
             c.expect(b"Hello, act%d!\n" % port)
             c.close()
-        # Neither the config's own address nor the metrics socket greets.
-        for port in (unused, metrics):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                assert False, "port %d accepted a greeting client" % port
-            except ConnectionRefusedError:
-                pass
+        # The config's own address was not bound.
+        try:
+            socket.create_connection(("127.0.0.1", unused), 0.5).close()
+            assert False, "hellod bound the config's port as well"
+        except ConnectionRefusedError:
+            pass
+        # The socket named "metrics" serves the metrics endpoint.
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % metrics,
+                                    timeout=5) as r:
+            assert r.status == 200 and r.read() == b"ok\n"
     finally:
         log = _finish(proc)
     assert "serving passed socket 'hellod' on 127.0.0.1:%d" % a in log, log
     assert "serving passed socket 'second' on 127.0.0.1:%d" % b in log, log
     assert "info: listening on" not in log, log
-    assert "passed socket 'metrics' is not served" in log, log
+    assert "metrics on http://127.0.0.1:%d/metrics" % metrics in log, log
 
 
 def test_passed_socket_must_be_a_listening_stream():

@@ -1,0 +1,197 @@
+"""Scaling out with real components: HAProxy in front of two hellods
+speaking the PROXY protocol, and several hellods sharing one port with
+reuse_port through a rolling restart."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+from hellodtest import (Client, Hellod, TIMEOUT, _die_with_parent,
+                        free_port, run)
+
+PROXIED = 'proxy_protocol = true;\nproxy_trusted = ["127.0.0.0/8"];\n'
+
+
+def _haproxy(front, backends):
+    """HAProxy in the foreground, TCP mode, PROXY v2 to each backend."""
+    folder = tempfile.mkdtemp(prefix="hellod-haproxy-")
+    cfg = os.path.join(folder, "haproxy.cfg")
+    servers = "".join(
+        "    server h%d 127.0.0.1:%d send-proxy-v2\n" % (i, p)
+        for i, p in enumerate(backends))
+    with open(cfg, "w") as f:
+        f.write("global\n    maxconn 200\n"
+                "defaults\n    mode tcp\n    timeout connect 2s\n"
+                "    timeout client 30s\n    timeout server 30s\n"
+                "frontend greet\n    bind 127.0.0.1:%d\n"
+                "    default_backend hellods\n"
+                "backend hellods\n    balance roundrobin\n%s"
+                % (front, servers))
+    proc = subprocess.Popen(["haproxy", "-db", "-f", cfg],
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE,
+                            preexec_fn=_die_with_parent)
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", front), 0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.02)
+    proc.kill()
+    raise AssertionError("haproxy did not start: %r" % proc.stderr.read())
+
+
+def _refused(c, timeout=TIMEOUT):
+    """Closed without a byte: a FIN, or a reset when bytes were unread."""
+    c.sock.settimeout(timeout)
+    try:
+        assert c.sock.recv(100) == b""
+    except ConnectionResetError:
+        pass
+
+
+def _logged_by(instances, pattern, timeout=TIMEOUT):
+    """The instances whose log has the pattern, waiting for the first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [d for d in instances if d.log_lines(pattern)]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+def _stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def test_haproxy_with_proxy_protocol_v2():
+    a, b = Hellod(PROXIED), Hellod(PROXIED)
+    front = free_port()
+    hap = _haproxy(front, [a.port, b.port])
+    try:
+        clients = []
+        for i in range(4):
+            c = Client("127.0.0.1", front)
+            c.expect(b"Welcome!\r\n")
+            c.send(b"via%d\n" % i)
+            c.expect(b"Hello, via%d!\n" % i)
+            clients.append(c)
+        # Each instance logs the real client, seen through HAProxy.
+        on_b = []
+        for c in clients:
+            port = c.sock.getsockname()[1]
+            found = _logged_by((a, b), r"connection from 127\.0\.0\.1:%d "
+                               r"via 127\.0\.0\.1:" % port)
+            assert len(found) == 1, port
+            if found[0] is b:
+                on_b.append(c)
+        assert 0 < len(on_b) < len(clients), "load not spread"
+        # Stopping one instance loses no reply of a client on the other.
+        done = threading.Event()
+        errors = []
+
+        def ping():
+            n = 0
+            while not done.is_set() and n < 2000:
+                try:
+                    on_b[0].send(b"p%d\n" % n)
+                    on_b[0].expect(b"Hello, p%d!\n" % n)
+                except AssertionError as e:
+                    errors.append(str(e))
+                    return
+                n += 1
+
+        t = threading.Thread(target=ping)
+        t.start()
+        time.sleep(0.2)
+        a.signal(signal.SIGTERM)
+        assert a.wait() == 0
+        time.sleep(0.2)
+        done.set()
+        t.join()
+        assert not errors, errors
+    finally:
+        _stop(hap)
+
+
+def test_proxy_header_rules():
+    d = Hellod(PROXIED + "proxy_timeout = 1;\n")
+    # A valid v1 header, then the client's first line in the same packet.
+    c = Client("127.0.0.1", d.port)
+    c.send(b"PROXY TCP4 192.0.2.7 127.0.0.1 40000 9999\r\nann\n")
+    c.expect(b"Welcome!\r\nHello, ann!\n")
+    d.wait_log(r"connection from 192\.0\.2\.7:40000 via 127\.0\.0\.1:")
+    c.close()
+    d.wait_log(r"close addr=192\.0\.2\.7 port=40000 .*reason=eof$")
+    # Garbage instead of a header: closed without a word, logged.
+    g = Client("127.0.0.1", d.port)
+    g.send(b"Hello there\r\n")
+    _refused(g)
+    d.wait_log(r"refused 127\.0\.0\.1:\d+ \(proxy\): not a PROXY header")
+    # No header in time.
+    t = Client("127.0.0.1", d.port)
+    started = time.monotonic()
+    t.expect_eof(timeout=3)
+    assert 0.9 <= time.monotonic() - started < 2.5
+    d.wait_log(r"\(proxy\): no PROXY header in time")
+
+
+def test_untrusted_peer_is_refused():
+    d = Hellod('proxy_protocol = true;\nproxy_trusted = ["10.0.0.0/8"];\n')
+    c = Client("127.0.0.1", d.port)
+    c.send(b"PROXY TCP4 192.0.2.7 127.0.0.1 40000 9999\r\n")
+    _refused(c)
+    d.wait_log(r"refused 127\.0\.0\.1:\d+ \(proxy\): not a trusted proxy")
+
+
+def test_reuse_port_rolling_restart_refuses_nothing():
+    port = free_port()
+    conf = "reuse_port = true;\n"
+    old = Hellod(conf, port=port)
+    results = {"ok": 0, "failed": []}
+    stop = threading.Event()
+
+    def clients():
+        n = 0
+        while not stop.is_set() and n < 3000:
+            try:
+                c = Client("127.0.0.1", port, timeout=3)
+                c.expect(b"Welcome!\r\n")
+                c.send(b"r%d\n" % n)
+                c.expect(b"Hello, r%d!\n" % n)
+                c.close()
+                results["ok"] += 1
+            except (OSError, AssertionError) as e:
+                results["failed"].append("%d: %s" % (n, e))
+            n += 1
+            time.sleep(0.003)  # a few hundred connections a second
+
+    t = threading.Thread(target=clients)
+    t.start()
+    time.sleep(0.5)
+    new = Hellod(conf, port=port)
+    time.sleep(0.5)
+    old.signal(signal.SIGTERM)
+    assert old.wait() == 0
+    time.sleep(0.5)
+    stop.set()
+    t.join()
+    assert not results["failed"], results["failed"][:5]
+    assert results["ok"] > 200, results
+    assert new.log_lines(r"connection from"), "the new process served none"
+
+
+if __name__ == "__main__":
+    run(globals())
