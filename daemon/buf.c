@@ -41,6 +41,19 @@ buf_reserve(struct buf *b, size_t n)
 	return 0;
 }
 
+/* Room for n more bytes at the end, counted as stored; NULL if none. */
+char *
+buf_extend(struct buf *b, size_t n)
+{
+	char *end;
+
+	if (buf_reserve(b, n) == -1)
+		return NULL;
+	end = b->data + b->len;
+	b->len += n;
+	return end;
+}
+
 int
 buf_append(struct buf *b, const void *p, size_t n)
 {

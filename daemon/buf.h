@@ -16,6 +16,7 @@ struct buf {
 };
 
 int buf_append(struct buf *b, const void *p, size_t n);
+char *buf_extend(struct buf *b, size_t n);
 void buf_consume(struct buf *b, size_t n);
 void buf_clear(struct buf *b);
 void buf_release(struct buf *b);

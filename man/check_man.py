@@ -216,6 +216,12 @@ def config_table(root):
                     key[bound] = enum_value(headers, fields[bound])
         if "def_str" in fields:
             key["def_str"] = c_string(fields["def_str"])
+        if "def_list" in fields:
+            items = initializer(text, fields["def_list"])
+            if items is not None:
+                key["def_list"] = [
+                    c_string(c) for c in split_top(items) if c != "NULL"
+                ]
         if "choices" in fields:
             choices = initializer(text, fields["choices"])
             if choices is not None:
@@ -417,6 +423,16 @@ def check_keys(tap, root, conf5):
                 f"hellod.conf.5: {name} is a list",
                 f"tag says: {kind!r}",
             )
+            items = key.get("def_list")
+            if items is None or None in items:
+                tap.skip(f"hellod.conf.5: default of {name}", "not resolved")
+            else:
+                want = "[" + ", ".join(f'"{i}"' for i in items) + "]"
+                tap.check(
+                    default == want,
+                    f"hellod.conf.5: default of {name} is {want}",
+                    f"tag says: {default!r}",
+                )
         elif ctype == "CONFIG_BOOL":
             tap.check(
                 kind == "boolean",
