@@ -510,7 +510,7 @@ conn_on_eof(struct conn *c)
 	conn_update_events(c);
 	switch (c->state) {
 	case CONN_PROXY:
-		conn_close(c, CLOSE_EOF);
+		conn_refuse_proxy(c, "closed before its PROXY header");
 		break;
 	case CONN_OPEN:
 		if (conn_act(c,
@@ -546,7 +546,11 @@ conn_on_readable(struct conn *c)
 		return;
 	}
 	if (n == -1) {
-		if (errno != EAGAIN && errno != EINTR)
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		if (c->state == CONN_PROXY)
+			conn_refuse_proxy(c, "reset before its PROXY header");
+		else
 			conn_close_errno(c, "recv");
 		return;
 	}
@@ -746,6 +750,10 @@ conn_greet(struct conn *c, const char *early, size_t len)
 	} else if (conn_send(c) == -1) {
 		return;
 	}
+	if (c->stopping) {
+		conn_stop_now(c); /* the server stopped while it waited */
+		return;
+	}
 	conn_schedule(c);
 }
 
@@ -849,6 +857,11 @@ conn_stop(struct conn *c)
 
 	if (c->state == CONN_LINGERING) {
 		conn_close(c, c->reason); /* nothing left to deliver */
+		return;
+	}
+	if (c->state == CONN_PROXY) {
+		/* Greeted, then told goodbye, once its header arrives. */
+		c->stopping = true;
 		return;
 	}
 	if (c->state != CONN_OPEN || c->stopping)

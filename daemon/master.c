@@ -419,7 +419,7 @@ master_start_metrics(struct master *m, char *err, size_t errlen)
 
 	if (fd == -1 && m->cfg->metrics_bind[0] != '\0') {
 		struct listener *l = listener_open(&m->cfg->metrics_addr,
-		    m->cfg->backlog, false, err, errlen);
+		    m->cfg->backlog, m->cfg->reuse_port, err, errlen);
 		if (l == NULL)
 			return -1;
 		fd = fcntl(listener_fd(l), F_DUPFD_CLOEXEC, 0);

@@ -108,9 +108,9 @@ proto_line(struct proto *p, const struct proto_params *pp, const char *seg,
 	size_t body = proto_strip_cr(msg, len);
 	if (body > pp->max_line)
 		return proto_too_long(p, pp, out);
-	/* The reply ends as the line did: "\r\n", or its tail "\n". */
-	st = proto_message(p, pp, msg, body, "\r\n" + (body == len),
-	    body < len ? 2 : 1, out);
+	/* The reply ends as the line did. */
+	st = body < len ? proto_message(p, pp, msg, body, "\r\n", 2, out)
+			: proto_message(p, pp, msg, body, "\n", 1, out);
 	if (p->line.data != NULL)
 		buf_release(&p->line);
 	return st;

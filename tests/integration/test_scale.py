@@ -148,6 +148,19 @@ def test_proxy_header_rules():
     d.wait_log(r"\(proxy\): no PROXY header in time")
 
 
+def test_header_after_sigterm_gets_welcome_and_goodbye():
+    d = Hellod(PROXIED)
+    c = Client("127.0.0.1", d.port)
+    time.sleep(0.1)  # accepted, waiting for its header
+    d.signal(signal.SIGTERM)
+    d.wait_log(r"shutting down")
+    c.send(b"PROXY TCP4 192.0.2.9 127.0.0.1 40001 9999\r\nlast\n")
+    c.expect(b"Welcome!\r\nHello, last!\nServer shutting down, goodbye\r\n")
+    c.expect_eof()
+    c.close()
+    assert d.wait() == 0
+
+
 def test_untrusted_peer_is_refused():
     d = Hellod('proxy_protocol = true;\nproxy_trusted = ["10.0.0.0/8"];\n')
     c = Client("127.0.0.1", d.port)
