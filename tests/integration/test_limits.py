@@ -3,12 +3,13 @@ real client over TCP and the test asserts what that client and the others
 see, and what it costs the server."""
 
 import os
+import re
 import resource
 import socket
 import threading
 import time
 
-from hellodtest import Client, Hellod, SANITIZED, run
+from hellodtest import Client, Hellod, SANITIZED, WRAPPER, run
 
 BUSY = b"Error: server busy, try again later\r\n"
 
@@ -130,10 +131,15 @@ def test_max_clients():
 
 def test_descriptor_limit_lowers_max_clients():
     d = Hellod(nofile=64)
-    d.wait_log(r"warning: max_clients is 10000 but the open file limit "
-               r"leaves room for only 32 clients: serving at most 32 \(raise "
-               r"the limit with ulimit -n or LimitNOFILE=\)")
-    clients = [d.connect() for _ in range(32)]
+    # 64 descriptors less the 32 hellod keeps for itself (fewer still
+    # under valgrind, which takes some of the process's own).
+    line = d.wait_log(r"warning: max_clients is 10000 but the open file "
+                      r"limit leaves room for only (\d+) clients: serving "
+                      r"at most \1 \(raise the limit with ulimit -n or "
+                      r"LimitNOFILE=\)")
+    room = int(re.search(r"only (\d+) clients", line).group(1))
+    assert room == 32 or (WRAPPER and 0 < room < 32), room
+    clients = [d.connect() for _ in range(room)]
     extra = Client("127.0.0.1", d.port)
     extra.expect(BUSY)
     _round_trip(clients[-1], b"last")
