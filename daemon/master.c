@@ -516,6 +516,28 @@ master_publish(struct master *m)
 	free(fds);
 }
 
+/* Says which changed keys a reload cannot apply, so none is ignored unseen. */
+static void
+master_warn_restart_only(const struct master *m, const struct config *cfg)
+{
+	const struct {
+		const char *name, *was, *now;
+	} keys[] = {
+		{ "metrics_bind", m->cfg->metrics_bind, cfg->metrics_bind },
+		{ "user", m->cfg->user, cfg->user },
+		{ "group", m->cfg->group, cfg->group },
+		{ "pidfile", m->cfg->pidfile, cfg->pidfile },
+	};
+
+	if (master_worker_count(cfg) != m->nworkers)
+		log_warnx("workers: the number of workers changes on restart "
+			  "only");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(keys[i].was, keys[i].now) != 0)
+			log_warnx("%s: the change takes effect on restart only",
+			    keys[i].name);
+}
+
 /*
  * Re-reads the config file.  A valid one applies to new connections (open
  * ones keep the config they started with) and rebinds the listeners whose
@@ -542,9 +564,7 @@ master_reload(struct master *m)
 		master_notify_ready(m);
 		return;
 	}
-	if (master_worker_count(cfg) != m->nworkers)
-		log_warnx("workers: the number of workers changes on restart "
-			  "only");
+	master_warn_restart_only(m, cfg);
 	log_set_level((enum log_level)cfg->log_level);
 	log_set_format((enum log_format)cfg->log_format);
 	master_check_fd_room(m, cfg);
