@@ -139,6 +139,17 @@ conn_log_close(const struct conn *c, enum close_reason reason)
 	    sizeof(fields) / sizeof(fields[0]));
 }
 
+/* Backpressure comes and goes: worth seeing when tuning max_output. */
+static void
+conn_debug(const struct conn *c, const char *what, size_t bytes)
+{
+	char name[NET_ADDRSTRLEN];
+
+	if (log_is_enabled(LOG_LEVEL_DEBUG))
+		log_debug("%s: %s: %zu bytes",
+		    net_format(&c->peer, name, sizeof(name)), what, bytes);
+}
+
 /* Frees everything the connection holds and closes its socket. */
 static void
 conn_free(struct conn *c)
@@ -388,8 +399,11 @@ conn_send(struct conn *c)
 			return -1;
 		}
 		if (buf_size(&c->out) > (size_t)c->cfg->max_output &&
-		    c->state == CONN_OPEN)
+		    c->state == CONN_OPEN && !c->paused) {
 			c->paused = true;
+			conn_debug(c, "not reading: replies waiting",
+			    buf_size(&c->out));
+		}
 		conn_update_events(c);
 		conn_schedule(c);
 	}
@@ -403,6 +417,7 @@ conn_maybe_resume(struct conn *c)
 	if (!c->paused || buf_size(&c->out) > (size_t)c->cfg->max_output / 2)
 		return;
 	c->paused = false;
+	conn_debug(c, "reading again: replies waiting", buf_size(&c->out));
 	c->input_ms = conn_now_ms();
 	if (c->line_ms != 0)
 		c->line_ms = c->input_ms;
