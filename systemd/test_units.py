@@ -77,7 +77,7 @@ def staged(root, path):
 
 
 def unit_lines(text):
-    """(section, key, value) of each assignment, comments and blanks left out."""
+    """(section, key, value) of each assignment; comments are left out."""
     section = None
     for raw in text.splitlines():
         line = raw.strip()
@@ -105,7 +105,7 @@ def run(argv, **kw):
         stderr=subprocess.STDOUT, text=True, **kw)
 
 
-# ---- verify -------------------------------------------------------------------
+# ---- verify -----------------------------------------------------------------
 
 
 def cmd_verify(opt, tap):
@@ -170,7 +170,7 @@ def cmd_verify(opt, tap):
     return tap.done()
 
 
-# ---- security -------------------------------------------------------------------
+# ---- security ---------------------------------------------------------------
 
 EXPOSURE_RE = re.compile(r"Overall exposure level for (\S+): (\d+\.\d)")
 
@@ -207,7 +207,7 @@ def cmd_security(opt, tap):
     return tap.done()
 
 
-# ---- install --------------------------------------------------------------------
+# ---- install ----------------------------------------------------------------
 
 
 def meson_install(opt, destdir):
