@@ -41,9 +41,9 @@ buf_reserve(struct buf *b, size_t n)
 	return 0;
 }
 
-/* Room for n more bytes at the end, counted as stored; NULL if none. */
+/* buf_extend() when the room must be made first. */
 char *
-buf_extend(struct buf *b, size_t n)
+buf_grow(struct buf *b, size_t n)
 {
 	char *end;
 

@@ -16,7 +16,7 @@ struct buf {
 };
 
 int buf_append(struct buf *b, const void *p, size_t n);
-char *buf_extend(struct buf *b, size_t n);
+char *buf_grow(struct buf *b, size_t n);
 void buf_consume(struct buf *b, size_t n);
 void buf_clear(struct buf *b);
 void buf_release(struct buf *b);
@@ -31,6 +31,23 @@ static inline const char *
 buf_head(const struct buf *b)
 {
 	return b->data + b->off;
+}
+
+/*
+ * Room for n more bytes at the end, counted as stored; NULL if there is no
+ * memory for them.  Inline because every reply is built through it, and
+ * the buffer nearly always has the room already.
+ */
+static inline char *
+buf_extend(struct buf *b, size_t n)
+{
+	char *end;
+
+	if (b->data == NULL || b->cap - b->len < n)
+		return buf_grow(b, n);
+	end = b->data + b->len;
+	b->len += n;
+	return end;
 }
 
 #endif

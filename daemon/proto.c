@@ -49,6 +49,35 @@ proto_too_long(struct proto *p, const struct proto_params *pp, struct buf *out)
 	return PROTO_TOO_LONG;
 }
 
+/* How a reply ends: as the line it answers did; the value is its length. */
+enum proto_eol {
+	PROTO_EOL_NONE = 0, /* a fragment's reply */
+	PROTO_EOL_LF = 1,
+	PROTO_EOL_CRLF = 2,
+};
+
+/*
+ * Copies the short texts a reply is made of without a call into the C
+ * library: two fixed-size moves that overlap in the middle cover every
+ * length from 4 to 16, which is where names and reply templates fall.
+ */
+static inline void
+proto_copy(char *dst, const char *src, size_t n)
+{
+	if (n >= 8 && n <= 16) {
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	} else if (n >= 4 && n < 8) {
+		memcpy(dst, src, 4);
+		memcpy(dst + n - 4, src + n - 4, 4);
+	} else if (n < 4) {
+		for (size_t i = 0; i < n; i++)
+			dst[i] = src[i];
+	} else {
+		memcpy(dst, src, n);
+	}
+}
+
 /*
  * Answers one message, its terminator already removed: the reply is
  * built in place at the end of out, one reservation for its four parts,
@@ -56,7 +85,7 @@ proto_too_long(struct proto *p, const struct proto_params *pp, struct buf *out)
  */
 static enum proto_status
 proto_message(struct proto *p, const struct proto_params *pp, const char *msg,
-    size_t len, const char *eol, size_t eollen, struct buf *out)
+    size_t len, enum proto_eol eol, struct buf *out)
 {
 	char *r;
 
@@ -66,15 +95,19 @@ proto_message(struct proto *p, const struct proto_params *pp, const char *msg,
 	if (proto_is_blank(msg, len))
 		return PROTO_OK;
 	r = buf_extend(out,
-	    pp->reply_head_len + len + pp->reply_tail_len + eollen);
+	    pp->reply_head_len + len + pp->reply_tail_len + (size_t)eol);
 	if (r == NULL)
 		return PROTO_NOMEM;
-	memcpy(r, pp->reply_head, pp->reply_head_len);
+	proto_copy(r, pp->reply_head, pp->reply_head_len);
 	r += pp->reply_head_len;
-	memcpy(r, msg, len);
+	proto_copy(r, msg, len);
 	r += len;
-	memcpy(r, pp->reply_tail, pp->reply_tail_len);
-	memcpy(r + pp->reply_tail_len, eol, eollen);
+	proto_copy(r, pp->reply_tail, pp->reply_tail_len);
+	r += pp->reply_tail_len;
+	if (eol == PROTO_EOL_CRLF)
+		*r++ = '\r';
+	if (eol != PROTO_EOL_NONE)
+		*r = '\n';
 	p->messages++;
 	return PROTO_OK;
 }
@@ -109,8 +142,8 @@ proto_line(struct proto *p, const struct proto_params *pp, const char *seg,
 	if (body > pp->max_line)
 		return proto_too_long(p, pp, out);
 	/* The reply ends as the line did. */
-	st = body < len ? proto_message(p, pp, msg, body, "\r\n", 2, out)
-			: proto_message(p, pp, msg, body, "\n", 1, out);
+	st = proto_message(p, pp, msg, body,
+	    body < len ? PROTO_EOL_CRLF : PROTO_EOL_LF, out);
 	if (p->line.data != NULL)
 		buf_release(&p->line);
 	return st;
@@ -259,7 +292,8 @@ proto_flush_fragment(struct proto *p, const struct proto_params *pp,
 
 	const char *msg = buf_head(&p->line);
 	size_t len = proto_strip_cr(msg, buf_size(&p->line));
-	enum proto_status st = proto_message(p, pp, msg, len, "", 0, out);
+	enum proto_status st =
+	    proto_message(p, pp, msg, len, PROTO_EOL_NONE, out);
 	buf_release(&p->line);
 	return st;
 }
