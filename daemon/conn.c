@@ -21,6 +21,9 @@
 /* How long input is drained after our FIN, so the client sees no reset. */
 #define CONN_LINGER_MS 2000
 
+/* How late an idle timeout may fire to share the loop's common timeout. */
+#define CONN_COMMON_SLACK_MS 50
+
 static const char conn_goodbye[] = "Server shutting down, goodbye\r\n";
 static const char conn_interrupted[] = "Interrupted, goodbye\r\n";
 
@@ -264,27 +267,40 @@ conn_deadline(const struct conn *c, enum conn_due *due)
 	return best;
 }
 
-/* Sets the connection's timeout to fire at `at` (monotonic ms). */
+/*
+ * Sets the connection's timeout to fire at `at` (monotonic ms).
+ *
+ * libevent re-arms the timeout of a persistent event after each of its
+ * I/O callbacks, so on a busy connection the idle deadline follows the
+ * traffic with no work of ours.  The re-arm is on the path of every
+ * reply, so an idle deadline uses the loop's common timeout, which
+ * libevent keeps in a list instead of its timer heap.  It may then fire
+ * up to CONN_COMMON_SLACK_MS late, which an idle timeout set in seconds
+ * does not notice.
+ */
 static void
 conn_set_timeout(struct conn *c, uint64_t at)
 {
 	uint64_t now = conn_now_ms(), left = at > now ? at - now : 0;
+	uint64_t idle = conn_seconds(c->cfg->idle_timeout);
+	const struct timeval *common = NULL;
 	struct timeval tv = { (time_t)(left / 1000),
 		(suseconds_t)(left % 1000) * 1000 };
 
-	c->timer_ms = at;
+	if (idle > 0 && left <= idle && left + CONN_COMMON_SLACK_MS >= idle)
+		common = server_common_timeout(c->srv, idle);
+	if (common != NULL)
+		left = idle;
+	c->timer_ms = now + left;
 	c->timeout_ms = (uint32_t)left;
-	event_add(&c->ev_io, &tv);
+	event_add(&c->ev_io, common != NULL ? common : &tv);
 }
 
-/* Drops the timeout; only a fresh add forgets it in libevent. */
 static void
 conn_clear_timeout(struct conn *c)
 {
 	c->timer_ms = 0;
-	event_del(&c->ev_io);
-	if (c->events & (EV_READ | EV_WRITE))
-		event_add(&c->ev_io, NULL);
+	event_remove_timer(&c->ev_io);
 }
 
 /* Arms the timeout when a deadline comes earlier than the armed one. */

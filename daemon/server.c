@@ -20,6 +20,26 @@ server_new(struct event_base *base, struct shared *sh, struct config *cfg)
 	return srv;
 }
 
+/*
+ * A libevent "common timeout" of ms milliseconds, or NULL when the loop
+ * has no room for another (libevent keeps 256).  Events that share one
+ * wait in a list, not in the timer heap, and wait there in the order
+ * they were armed, so re-arming one after I/O moves it to the list's end
+ * instead of repairing a heap that holds every connection.
+ */
+const struct timeval *
+server_common_timeout(struct server *srv, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000),
+		(suseconds_t)(ms % 1000) * 1000 };
+
+	if (srv->common_tv == NULL || srv->common_ms != ms) {
+		srv->common_tv = event_base_init_common_timeout(srv->base, &tv);
+		srv->common_ms = ms;
+	}
+	return srv->common_tv;
+}
+
 /* fd is -1 when a connection waits but no descriptor is left for it. */
 static void
 server_on_accept(int fd, const union net_addr *peer, void *arg)

@@ -34,6 +34,10 @@ struct server {
 	struct event *ev_stop_timeout;
 	struct stats stats;
 
+	/* The last common timeout asked for; see server_common_timeout(). */
+	uint64_t common_ms;
+	const struct timeval *common_tv;
+
 	/* Scratch space for the message path. */
 	char inbuf[SERVER_INBUF];
 	struct buf outbuf;
@@ -46,6 +50,7 @@ int server_watch(struct server *srv, const int *fds, size_t n, char *err,
 void server_set_config(struct server *srv, struct config *cfg);
 void server_stop(struct server *srv);
 void server_conn_gone(struct server *srv);
+const struct timeval *server_common_timeout(struct server *srv, uint64_t ms);
 void server_free(struct server *srv);
 
 #endif
