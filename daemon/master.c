@@ -310,7 +310,8 @@ master_start_workers(struct master *m, char *err, size_t errlen)
 	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		m->workers[i] = worker_start(m->shared, m->cfg, fds,
-		    m->nlisteners, master_heartbeat_usec(m), err, errlen);
+		    m->nlisteners, n == 1 ? m->base : NULL,
+		    master_heartbeat_usec(m), err, errlen);
 		if (m->workers[i] == NULL)
 			rc = -1;
 		else

@@ -17,6 +17,7 @@
 struct worker {
 	pthread_t thread;
 	bool started;
+	bool hosted; /* runs in the main thread's loop, with no thread */
 	struct event_base *base;
 	struct server *srv;
 	int wake_fd;
@@ -56,6 +57,18 @@ worker_on_heartbeat(evutil_socket_t fd, short what, void *arg)
 	    memory_order_relaxed);
 }
 
+/* A new config and sockets, in the loop's own thread. */
+static void
+worker_apply(struct worker *w, struct config *cfg, const int *fds, size_t n)
+{
+	char err[256];
+
+	if (cfg != NULL)
+		server_set_config(w->srv, cfg);
+	if (fds != NULL && server_watch(w->srv, fds, n, err, sizeof(err)) == -1)
+		log_error("worker keeps its old sockets: %s", err);
+}
+
 /* Applies what the main thread handed over, in the loop's own thread. */
 static void
 worker_on_wake(evutil_socket_t fd, short what, void *arg)
@@ -66,7 +79,6 @@ worker_on_wake(evutil_socket_t fd, short what, void *arg)
 	int *fds;
 	size_t n;
 	bool stop;
-	char err[256];
 
 	(void)what;
 	if (read(fd, &count, sizeof(count)) == -1 && errno != EAGAIN)
@@ -80,13 +92,8 @@ worker_on_wake(evutil_socket_t fd, short what, void *arg)
 	w->next_cfg = NULL;
 	w->next_fds = NULL;
 	pthread_mutex_unlock(&w->lock);
-	if (cfg != NULL) {
-		server_set_config(w->srv, cfg);
-		config_unref(cfg);
-	}
-	if (fds != NULL && !stop &&
-	    server_watch(w->srv, fds, n, err, sizeof(err)) == -1)
-		log_error("worker keeps its old sockets: %s", err);
+	worker_apply(w, cfg, stop ? NULL : fds, n);
+	config_unref(cfg);
 	free(fds);
 	pthread_mutex_lock(&w->lock);
 	w->done = posts;
@@ -135,9 +142,29 @@ worker_init(struct worker *w, struct shared *sh, struct config *cfg,
 	return server_watch(w->srv, fds, n, err, errlen);
 }
 
+/*
+ * A lone worker runs in the main thread's loop instead of a thread of its
+ * own.  A process with one thread is cheaper on the message path: the
+ * kernel looks up its descriptors without taking a reference on each
+ * send() and recv(), and the C library skips the cancellation bookkeeping
+ * around them, which together cost a few percent of a core under load.
+ */
+static int
+worker_host(struct worker *w, struct event_base *host, struct shared *sh,
+    struct config *cfg, const int *fds, size_t n, char *err, size_t errlen)
+{
+	w->hosted = true;
+	w->base = host;
+	if ((w->srv = server_new(host, sh, cfg)) == NULL) {
+		snprintf(err, errlen, "cannot start a worker: out of memory");
+		return -1;
+	}
+	return server_watch(w->srv, fds, n, err, errlen);
+}
+
 struct worker *
 worker_start(struct shared *sh, struct config *cfg, const int *fds, size_t n,
-    uint64_t heartbeat_usec, char *err, size_t errlen)
+    struct event_base *host, uint64_t heartbeat_usec, char *err, size_t errlen)
 {
 	struct worker *w = calloc(1, sizeof(*w));
 	int rc;
@@ -149,6 +176,13 @@ worker_start(struct shared *sh, struct config *cfg, const int *fds, size_t n,
 	w->wake_fd = -1;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->applied, NULL);
+	if (host != NULL) {
+		if (worker_host(w, host, sh, cfg, fds, n, err, errlen) == -1) {
+			worker_free(w);
+			return NULL;
+		}
+		return w;
+	}
 	if (worker_init(w, sh, cfg, fds, n, heartbeat_usec, err, errlen) ==
 	    -1) {
 		worker_free(w);
@@ -177,9 +211,13 @@ worker_wake(struct worker *w)
 void
 worker_post(struct worker *w, struct config *cfg, const int *fds, size_t n)
 {
-	int *copy = calloc(n + 1, sizeof(*copy));
+	int *copy;
 
-	if (copy == NULL) {
+	if (w->hosted) {
+		worker_apply(w, cfg, fds, n);
+		return;
+	}
+	if ((copy = calloc(n + 1, sizeof(*copy))) == NULL) {
 		log_error("out of memory: a worker keeps its configuration");
 		return;
 	}
@@ -211,26 +249,37 @@ worker_wait(struct worker *w)
 void
 worker_stop(struct worker *w)
 {
+	if (w->hosted) {
+		server_stop(w->srv);
+		return;
+	}
 	pthread_mutex_lock(&w->lock);
 	w->stop = true;
 	pthread_mutex_unlock(&w->lock);
 	worker_wake(w);
 }
 
-/* How long ago the loop last turned, for the watchdog. */
+/*
+ * How long ago the loop last turned, for the watchdog.  A hosted worker's
+ * loop is the caller's own, which is turning as it asks.
+ */
 uint64_t
 worker_idle_usec(const struct worker *w)
 {
-	uint64_t beat =
-	    atomic_load_explicit(&w->beat_usec, memory_order_relaxed);
-	uint64_t now = worker_now_usec();
+	uint64_t beat, now;
 
+	if (w->hosted)
+		return 0;
+	beat = atomic_load_explicit(&w->beat_usec, memory_order_relaxed);
+	now = worker_now_usec();
 	return now > beat ? now - beat : 0;
 }
 
 bool
 worker_finished(const struct worker *w)
 {
+	if (w->hosted)
+		return w->srv->stopping && w->srv->nconns == 0;
 	return atomic_load(&w->finished);
 }
 
@@ -255,7 +304,7 @@ worker_free(struct worker *w)
 	if (w->ev_heartbeat != NULL)
 		event_free(w->ev_heartbeat);
 	server_free(w->srv);
-	if (w->base != NULL)
+	if (w->base != NULL && !w->hosted)
 		event_base_free(w->base);
 	if (w->wake_fd != -1)
 		close(w->wake_fd);
