@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cidr.h"
 #include "log.h"
+#include "mono.h"
 #include "proto.h"
 #include "proxy.h"
 #include "server.h"
@@ -20,9 +20,6 @@
 
 /* How long input is drained after our FIN, so the client sees no reset. */
 #define CONN_LINGER_MS 2000
-
-/* How late an idle timeout may fire to share the loop's common timeout. */
-#define CONN_COMMON_SLACK_MS 50
 
 static const char conn_goodbye[] = "Server shutting down, goodbye\r\n";
 static const char conn_interrupted[] = "Interrupted, goodbye\r\n";
@@ -93,15 +90,6 @@ struct conn {
 static void conn_on_io(evutil_socket_t fd, short what, void *arg);
 static void conn_on_header(struct conn *c, size_t n);
 
-static uint64_t
-conn_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Adds the messages answered since the last call to the server's count. */
 static void
 conn_count_messages(struct conn *c)
@@ -116,7 +104,7 @@ conn_log_close(const struct conn *c, enum close_reason reason)
 {
 	char host[NET_ADDRSTRLEN], port[8], duration[32], messages[24],
 	    bytes_in[24], bytes_out[24];
-	uint64_t ms = conn_now_ms() - c->started_ms;
+	uint64_t ms = mono_ms() - c->started_ms;
 	const struct log_field fields[] = {
 		{ "addr", net_host(&c->peer, host, sizeof(host)), false },
 		{ "port", port, true },
@@ -224,7 +212,13 @@ conn_max(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
-/* The earliest deadline the connection's state has, and what it is for. */
+/*
+ * The earliest deadline the connection's state has, and what it is for,
+ * leaving out the idle timeout, which the loop keeps for all its
+ * connections (see conn_sweep_idle()).  A healthy connection in full
+ * flow has none of these, so its socket event carries no timeout, and
+ * libevent has no timer to re-arm after each of its reads and writes.
+ */
 static uint64_t
 conn_deadline(const struct conn *c, enum conn_due *due)
 {
@@ -252,10 +246,6 @@ conn_deadline(const struct conn *c, enum conn_due *due)
 	}
 	CONN_CONSIDER(buf_size(&c->out) > 0 && cfg->write_timeout > 0,
 	    c->progress_ms + conn_seconds(cfg->write_timeout), DUE_WRITE);
-	CONN_CONSIDER(cfg->idle_timeout > 0,
-	    conn_max(c->input_ms, c->progress_ms) +
-		conn_seconds(cfg->idle_timeout),
-	    DUE_IDLE);
 	if (c->state == CONN_OPEN && !c->paused) {
 		CONN_CONSIDER(proto_has_fragment(&c->proto, &cfg->proto),
 		    c->input_ms + (uint64_t)cfg->fragment_delay_ms,
@@ -268,32 +258,20 @@ conn_deadline(const struct conn *c, enum conn_due *due)
 }
 
 /*
- * Sets the connection's timeout to fire at `at` (monotonic ms).
- *
- * libevent re-arms the timeout of a persistent event after each of its
- * I/O callbacks, so on a busy connection the idle deadline follows the
- * traffic with no work of ours.  The re-arm is on the path of every
- * reply, so an idle deadline uses the loop's common timeout, which
- * libevent keeps in a list instead of its timer heap.  It may then fire
- * up to CONN_COMMON_SLACK_MS late, which an idle timeout set in seconds
- * does not notice.
+ * Sets the connection's timeout to fire at `at` (monotonic ms).  libevent
+ * re-arms it, `left` from then, after every callback of the socket event
+ * it rides on; conn_on_io() follows it in timer_ms.
  */
 static void
 conn_set_timeout(struct conn *c, uint64_t at)
 {
-	uint64_t now = conn_now_ms(), left = at > now ? at - now : 0;
-	uint64_t idle = conn_seconds(c->cfg->idle_timeout);
-	const struct timeval *common = NULL;
+	uint64_t now = mono_ms(), left = at > now ? at - now : 0;
 	struct timeval tv = { (time_t)(left / 1000),
 		(suseconds_t)(left % 1000) * 1000 };
 
-	if (idle > 0 && left <= idle && left + CONN_COMMON_SLACK_MS >= idle)
-		common = server_common_timeout(c->srv, idle);
-	if (common != NULL)
-		left = idle;
-	c->timer_ms = now + left;
+	c->timer_ms = at;
 	c->timeout_ms = (uint32_t)left;
-	event_add(&c->ev_io, common != NULL ? common : &tv);
+	event_add(&c->ev_io, &tv);
 }
 
 static void
@@ -303,14 +281,38 @@ conn_clear_timeout(struct conn *c)
 	event_remove_timer(&c->ev_io);
 }
 
-/* Arms the timeout when a deadline comes earlier than the armed one. */
+/* The idle deadline, or UINT64_MAX where idle_timeout does not apply. */
+static uint64_t
+conn_idle_deadline(const struct conn *c)
+{
+	if (c->cfg->idle_timeout == 0 || c->state == CONN_PROXY ||
+	    c->state == CONN_LINGERING)
+		return UINT64_MAX;
+	return conn_max(c->input_ms, c->progress_ms) +
+	    conn_seconds(c->cfg->idle_timeout);
+}
+
+/*
+ * Arms the timeout when a deadline comes earlier than the armed one, and
+ * drops it once the connection has no deadline of its own left.  A later
+ * deadline leaves the armed timeout alone: it fires early, finds nothing
+ * due and is set again (conn_on_timeout()).
+ */
 static void
 conn_schedule(struct conn *c)
 {
 	enum conn_due due;
 	uint64_t when = conn_deadline(c, &due);
+	uint64_t idle = conn_idle_deadline(c);
 
-	if (due == DUE_NONE || (c->timer_ms != 0 && c->timer_ms <= when))
+	if (idle != UINT64_MAX)
+		server_idle_at(c->srv, idle);
+	if (due == DUE_NONE) {
+		if (c->timer_ms != 0)
+			conn_clear_timeout(c);
+		return;
+	}
+	if (c->timer_ms != 0 && c->timer_ms <= when)
 		return;
 	conn_set_timeout(c, when);
 }
@@ -354,7 +356,7 @@ conn_after_flush(struct conn *c)
 	}
 	shutdown(c->fd, SHUT_WR);
 	c->state = CONN_LINGERING;
-	c->lingering_ms = conn_now_ms();
+	c->lingering_ms = mono_ms();
 	conn_schedule(c);
 }
 
@@ -378,7 +380,7 @@ conn_sent(struct conn *c, size_t n)
 {
 	c->bytes_out += n;
 	STATS_ADD(c->srv->stats.bytes_out, n);
-	c->progress_ms = conn_now_ms();
+	c->progress_ms = mono_ms();
 }
 
 /*
@@ -434,7 +436,7 @@ conn_maybe_resume(struct conn *c)
 		return;
 	c->paused = false;
 	conn_debug(c, "reading again: replies waiting", buf_size(&c->out));
-	c->input_ms = conn_now_ms();
+	c->input_ms = mono_ms();
 	if (c->line_ms != 0)
 		c->line_ms = c->input_ms;
 	conn_schedule(c);
@@ -593,7 +595,7 @@ conn_on_readable(struct conn *c)
 	}
 	if (c->state != CONN_OPEN)
 		return; /* closing: input is drained and dropped */
-	c->input_ms = conn_now_ms();
+	c->input_ms = mono_ms();
 	lines = c->proto.lines;
 	if (conn_act(c,
 		proto_input(&c->proto, &c->cfg->proto, c->srv->inbuf, (size_t)n,
@@ -623,7 +625,7 @@ conn_on_io(evutil_socket_t fd, short what, void *arg)
 	}
 	/* libevent has re-armed the timeout from now, as it does after I/O. */
 	if (c->timer_ms != 0)
-		c->timer_ms = conn_now_ms() + c->timeout_ms;
+		c->timer_ms = mono_ms() + c->timeout_ms;
 	if ((what & EV_WRITE) && conn_flush(c) == -1)
 		return;
 	if (what & EV_READ)
@@ -695,7 +697,7 @@ conn_on_timeout(struct conn *c)
 		conn_clear_timeout(c);
 		return;
 	}
-	if (when <= conn_now_ms()) {
+	if (when <= mono_ms()) {
 		if (conn_expire(c, due) == -1)
 			return;
 		when = conn_deadline(c, &due);
@@ -855,7 +857,7 @@ conn_accept(struct server *srv, int fd, const union net_addr *peer)
 	c->cfg = config_ref(srv->cfg);
 	c->fd = fd;
 	c->peer = *peer;
-	c->started_ms = c->input_ms = c->progress_ms = conn_now_ms();
+	c->started_ms = c->input_ms = c->progress_ms = mono_ms();
 	c->events = EV_READ | EV_PERSIST;
 	event_assign(&c->ev_io, srv->base, fd, c->events, conn_on_io, c);
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
@@ -914,6 +916,30 @@ conn_stop_all(struct conn_list *list)
 		next = TAILQ_NEXT(c, link);
 		conn_stop(c);
 	}
+}
+
+/*
+ * Closes the connections idle since before now, and returns the earliest
+ * idle deadline of the others (UINT64_MAX if none has one).  The loop
+ * calls it from one timer for all its connections, so the idle timeout,
+ * which every connection has, costs nothing per read or write.
+ */
+uint64_t
+conn_sweep_idle(struct conn_list *list, uint64_t now)
+{
+	struct conn *c, *next;
+	uint64_t earliest = UINT64_MAX;
+
+	for (c = TAILQ_FIRST(list); c != NULL; c = next) {
+		uint64_t at = conn_idle_deadline(c);
+
+		next = TAILQ_NEXT(c, link);
+		if (at <= now)
+			conn_expire(c, DUE_IDLE);
+		else if (at < earliest)
+			earliest = at;
+	}
+	return earliest;
 }
 
 void

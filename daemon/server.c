@@ -5,6 +5,12 @@
 
 #include "listener.h"
 #include "log.h"
+#include "mono.h"
+
+/* The least time between two passes for idle connections. */
+#define SERVER_IDLE_TICK_MS 250
+
+static void server_on_idle(evutil_socket_t fd, short what, void *arg);
 
 struct server *
 server_new(struct event_base *base, struct shared *sh, struct config *cfg)
@@ -17,27 +23,54 @@ server_new(struct event_base *base, struct shared *sh, struct config *cfg)
 	srv->shared = sh;
 	srv->cfg = config_ref(cfg);
 	TAILQ_INIT(&srv->conns);
+	srv->ev_idle = evtimer_new(base, server_on_idle, srv);
+	if (srv->ev_idle == NULL) {
+		server_free(srv);
+		return NULL;
+	}
 	return srv;
 }
 
 /*
- * A libevent "common timeout" of ms milliseconds, or NULL when the loop
- * has no room for another (libevent keeps 256).  Events that share one
- * wait in a list, not in the timer heap, and wait there in the order
- * they were armed, so re-arming one after I/O moves it to the list's end
- * instead of repairing a heap that holds every connection.
+ * Idle timeouts: one timer for the loop, set for the earliest idle
+ * deadline it knows of.  A read or write moves its connection's deadline
+ * later and the timer stays as it is; when it fires, one pass over the
+ * connections closes the idle ones and finds the next deadline.  Passes
+ * come at most SERVER_IDLE_TICK_MS apart, so thousands of connections
+ * going idle one after another cost a few passes a second, and an idle
+ * timeout fires up to that much late.
  */
-const struct timeval *
-server_common_timeout(struct server *srv, uint64_t ms)
+void
+server_idle_at(struct server *srv, uint64_t at)
 {
-	struct timeval tv = { (time_t)(ms / 1000),
-		(suseconds_t)(ms % 1000) * 1000 };
+	uint64_t now, left;
+	struct timeval tv;
 
-	if (srv->common_tv == NULL || srv->common_ms != ms) {
-		srv->common_tv = event_base_init_common_timeout(srv->base, &tv);
-		srv->common_ms = ms;
-	}
-	return srv->common_tv;
+	if (srv->idle_at != 0 && srv->idle_at <= at)
+		return;
+	now = mono_ms();
+	left = at > now ? at - now : 0;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	srv->idle_at = at;
+	evtimer_add(srv->ev_idle, &tv);
+}
+
+static void
+server_on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	uint64_t now = mono_ms(), next;
+
+	(void)fd;
+	(void)what;
+	srv->idle_at = 0;
+	next = conn_sweep_idle(&srv->conns, now);
+	if (next == UINT64_MAX)
+		return;
+	if (next < now + SERVER_IDLE_TICK_MS)
+		next = now + SERVER_IDLE_TICK_MS;
+	server_idle_at(srv, next);
 }
 
 /* fd is -1 when a connection waits but no descriptor is left for it. */
@@ -156,6 +189,8 @@ server_free(struct server *srv)
 	server_unwatch(srv);
 	if (srv->ev_stop_timeout != NULL)
 		event_free(srv->ev_stop_timeout);
+	if (srv->ev_idle != NULL)
+		event_free(srv->ev_idle);
 	buf_release(&srv->outbuf);
 	config_unref(srv->cfg);
 	free(srv);

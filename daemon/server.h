@@ -32,11 +32,9 @@ struct server {
 	size_t nconns;
 	bool stopping;
 	struct event *ev_stop_timeout;
+	struct event *ev_idle; /* see server_idle_at() */
+	uint64_t idle_at;      /* when ev_idle fires, or 0 */
 	struct stats stats;
-
-	/* The last common timeout asked for; see server_common_timeout(). */
-	uint64_t common_ms;
-	const struct timeval *common_tv;
 
 	/* Scratch space for the message path. */
 	char inbuf[SERVER_INBUF];
@@ -50,7 +48,7 @@ int server_watch(struct server *srv, const int *fds, size_t n, char *err,
 void server_set_config(struct server *srv, struct config *cfg);
 void server_stop(struct server *srv);
 void server_conn_gone(struct server *srv);
-const struct timeval *server_common_timeout(struct server *srv, uint64_t ms);
+void server_idle_at(struct server *srv, uint64_t at);
 void server_free(struct server *srv);
 
 #endif
