@@ -226,6 +226,10 @@ conn_deadline(const struct conn *c, enum conn_due *due)
 	uint64_t best = UINT64_MAX;
 
 	*due = DUE_NONE;
+	/* The usual case, answered first: all sent, no line half-read. */
+	if (c->state == CONN_OPEN && buf_size(&c->out) == 0 &&
+	    buf_size(&c->proto.line) == 0)
+		return best;
 #define CONN_CONSIDER(cond, when, what)        \
 	do {                                   \
 		if ((cond) && (when) < best) { \
@@ -303,10 +307,7 @@ conn_schedule(struct conn *c)
 {
 	enum conn_due due;
 	uint64_t when = conn_deadline(c, &due);
-	uint64_t idle = conn_idle_deadline(c);
 
-	if (idle != UINT64_MAX)
-		server_idle_at(c->srv, idle);
 	if (due == DUE_NONE) {
 		if (c->timer_ms != 0)
 			conn_clear_timeout(c);
@@ -787,6 +788,12 @@ conn_greet(struct conn *c, const char *early, size_t len)
 		conn_stop_now(c); /* the server stopped while it waited */
 		return;
 	}
+	/*
+	 * The idle deadline starts here.  Later reads and writes only move
+	 * it later, so the loop's idle timer needs telling just this once.
+	 */
+	if (conn_idle_deadline(c) != UINT64_MAX)
+		server_idle_at(c->srv, conn_idle_deadline(c));
 	conn_schedule(c);
 }
 

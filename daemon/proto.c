@@ -83,7 +83,7 @@ proto_copy(char *dst, const char *src, size_t n)
  * built in place at the end of out, one reservation for its four parts,
  * since this is the innermost loop of a pipelining client.
  */
-static enum proto_status
+static inline enum proto_status
 proto_message(struct proto *p, const struct proto_params *pp, const char *msg,
     size_t len, enum proto_eol eol, struct buf *out)
 {
