@@ -67,14 +67,6 @@ buf_append(struct buf *b, const void *p, size_t n)
 }
 
 void
-buf_consume(struct buf *b, size_t n)
-{
-	b->off += n;
-	if (b->off >= b->len)
-		b->off = b->len = 0;
-}
-
-void
 buf_clear(struct buf *b)
 {
 	b->off = b->len = 0;

@@ -17,7 +17,6 @@ struct buf {
 
 int buf_append(struct buf *b, const void *p, size_t n);
 char *buf_grow(struct buf *b, size_t n);
-void buf_consume(struct buf *b, size_t n);
 void buf_clear(struct buf *b);
 void buf_release(struct buf *b);
 
@@ -31,6 +30,15 @@ static inline const char *
 buf_head(const struct buf *b)
 {
 	return b->data + b->off;
+}
+
+/* Drops n bytes from the front; an emptied buffer starts over at 0. */
+static inline void
+buf_consume(struct buf *b, size_t n)
+{
+	b->off += n;
+	if (b->off >= b->len)
+		b->off = b->len = 0;
 }
 
 /*

@@ -226,10 +226,6 @@ conn_deadline(const struct conn *c, enum conn_due *due)
 	uint64_t best = UINT64_MAX;
 
 	*due = DUE_NONE;
-	/* The usual case, answered first: all sent, no line half-read. */
-	if (c->state == CONN_OPEN && buf_size(&c->out) == 0 &&
-	    buf_size(&c->proto.line) == 0)
-		return best;
 #define CONN_CONSIDER(cond, when, what)        \
 	do {                                   \
 		if ((cond) && (when) < best) { \
@@ -306,8 +302,13 @@ static void
 conn_schedule(struct conn *c)
 {
 	enum conn_due due;
-	uint64_t when = conn_deadline(c, &due);
+	uint64_t when;
 
+	/* The usual case, after every read: all sent, no line half-read. */
+	if (c->timer_ms == 0 && c->state == CONN_OPEN &&
+	    buf_size(&c->out) == 0 && buf_size(&c->proto.line) == 0)
+		return;
+	when = conn_deadline(c, &due);
 	if (due == DUE_NONE) {
 		if (c->timer_ms != 0)
 			conn_clear_timeout(c);
