@@ -187,6 +187,42 @@ def test_idle_timeout():
     d.wait_log(r"reason=idle$")
 
 
+def _closed_after(c, started, limit):
+    """Seconds from started until the server told c it was idle."""
+    c.sock.settimeout(limit)
+    got = c.sock.recv(100)
+    assert got == b"Error: idle for 1 seconds, goodbye\r\n", got
+    return time.monotonic() - started
+
+
+def test_idle_timeout_counts_from_each_clients_own_silence():
+    # One timer per loop keeps every client's idle deadline: clients that
+    # went quiet at different times each get their own full second.
+    d = Hellod("idle_timeout = 1;\n")
+    clients = []
+    for i in range(3):
+        c = d.connect()
+        _round_trip(c, b"n%d" % i)
+        clients.append((c, time.monotonic()))
+        time.sleep(0.4)
+    for c, quiet_since in clients:
+        waited = _closed_after(c, quiet_since, 3)
+        assert 0.95 <= waited <= 1.75, waited
+        c.expect_eof()
+
+
+def test_reload_gives_new_clients_the_new_idle_timeout():
+    d = Hellod("idle_timeout = 30;\n")
+    old = d.connect()
+    d.write_config("idle_timeout = 1;\n", port=d.port)
+    assert "configuration reloaded" in d.reload()
+    started = time.monotonic()
+    new = d.connect()
+    waited = _closed_after(new, started, 3)
+    assert 0.95 <= waited <= 1.75, waited
+    _round_trip(old, b"still")  # keeps the 30 seconds it started with
+
+
 def test_line_timeout_closes_a_trickle():
     d = Hellod("line_timeout = 1;\n")
     c = d.connect()
