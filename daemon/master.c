@@ -603,12 +603,19 @@ master_stop(struct master *m)
 		return;
 	m->stopping = true;
 	notify_send("STOPPING=1");
-	for (size_t i = 0; i < m->nworkers; i++)
-		worker_stop(m->workers[i]);
+	/*
+	 * The main thread's copies go first: a listening socket lives until
+	 * its last descriptor closes, and the last should be a worker's,
+	 * closed right after it accepted what was queued.  A client that
+	 * connects in between would be reset when the socket goes, not
+	 * served.
+	 */
 	master_close_listeners(m->listeners, m->nlisteners);
 	free(m->listeners);
 	m->listeners = NULL;
 	m->nlisteners = 0;
+	for (size_t i = 0; i < m->nworkers; i++)
+		worker_stop(m->workers[i]);
 	if (master_add_timer(m, &m->ev_drained, 20000, master_on_drained) == -1)
 		event_base_loopbreak(m->base);
 }
