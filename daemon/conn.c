@@ -31,7 +31,7 @@ enum conn_state {
 	CONN_LINGERING, /* replies delivered, write side shut: draining */
 };
 
-/* What the connection's one timer is waiting for. */
+/* What a deadline is for. */
 enum conn_due {
 	DUE_NONE,
 	DUE_FRAGMENT, /* a paused fragment becomes a message */
@@ -51,11 +51,13 @@ enum conn_due {
  * idle connection therefore owns no buffer memory, and a request costs one
  * recv() and one send().
  *
- * Every timeout (fragment delay, idle, line, write, linger) shares one
- * timeout, carried by the socket's own event (a second struct event would
- * cost 128 bytes per connection).  It is armed for the earliest deadline
- * and moved only when a deadline comes earlier; activity just records a
- * time, and a timeout that fires early re-arms itself.
+ * The idle timeout is kept by the loop for all its connections (see
+ * conn_sweep_idle()).  The others (fragment delay, line, write, PROXY,
+ * linger) share one timeout, carried by the socket's own event (a second
+ * struct event would cost 128 bytes per connection), and only while one
+ * of them applies.  It is armed for the earliest deadline and moved only
+ * when a deadline comes earlier; activity just records a time, and a
+ * timeout that fires early re-arms itself.
  */
 struct conn {
 	struct server *srv;
