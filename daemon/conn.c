@@ -1,4 +1,4 @@
-#include "conn.h"
+#include "conn_priv.h"
 
 #include <errno.h>
 #include <event2/event_struct.h>
@@ -18,30 +18,6 @@
 #include "server.h"
 #include "shared.h"
 
-/* How long input is drained after our FIN, so the client sees no reset. */
-#define CONN_LINGER_MS 2000
-
-static const char conn_goodbye[] = "Server shutting down, goodbye\r\n";
-static const char conn_interrupted[] = "Interrupted, goodbye\r\n";
-
-enum conn_state {
-	CONN_PROXY,	/* waiting for the load balancer's PROXY header */
-	CONN_OPEN,	/* reading and answering */
-	CONN_FLUSHING,	/* done reading: delivering the last replies */
-	CONN_LINGERING, /* replies delivered, write side shut: draining */
-};
-
-/* What a deadline is for. */
-enum conn_due {
-	DUE_NONE,
-	DUE_FRAGMENT, /* a paused fragment becomes a message */
-	DUE_IDLE,
-	DUE_LINE,
-	DUE_WRITE,
-	DUE_LINGER,
-	DUE_PROXY, /* no PROXY header in time */
-};
-
 /*
  * The message path, and why it looks the way it does: a read event does
  * one recv() into the loop's shared input buffer, the protocol appends every
@@ -50,44 +26,10 @@ enum conn_due {
  * into the connection's own buffer, and only then is EV_WRITE enabled.  An
  * idle connection therefore owns no buffer memory, and a request costs one
  * recv() and one send().
- *
- * The idle timeout is kept by the loop for all its connections (see
- * conn_sweep_idle()).  The others (fragment delay, line, write, PROXY,
- * linger) share one timeout, carried by the socket's own event (a second
- * struct event would cost 128 bytes per connection), and only while one
- * of them applies.  It is armed for the earliest deadline and moved only
- * when a deadline comes earlier; activity just records a time, and a
- * timeout that fires early re-arms itself.
  */
-struct conn {
-	struct server *srv;
-	struct config *cfg; /* the config this connection started with */
-	int fd;
-	enum conn_state state;
-	enum close_reason reason; /* why it is closing */
-	bool peer_eof;
-	bool ip_counted;    /* the peer counts toward max_clients_per_ip */
-	bool paused;	    /* backpressure: replies wait, reading stops */
-	bool stopping;	    /* server shutdown: finish what was sent */
-	size_t stop_budget; /* bytes queued before the shutdown */
-	short events;	    /* what ev_io is registered for */
-	uint64_t started_ms;
-	uint64_t input_ms;    /* last byte received */
-	uint64_t progress_ms; /* last byte sent */
-	uint64_t line_ms;     /* the unfinished line's first byte, or 0 */
-	uint64_t lingering_ms;
-	uint64_t timer_ms;   /* when the timeout fires, or 0 */
-	uint32_t timeout_ms; /* the timeout libevent re-arms after I/O */
-	uint64_t bytes_in;
-	uint64_t bytes_out;
-	uint64_t counted;   /* messages already added to the server's count */
-	struct event ev_io; /* the socket, and the connection's one timeout */
-	struct proto proto;
-	struct buf out;	     /* replies the socket has not taken yet */
-	struct buf header;   /* a PROXY header, while it arrives */
-	union net_addr peer; /* the client, as the PROXY header says */
-	TAILQ_ENTRY(conn) link;
-};
+
+static const char conn_goodbye[] = "Server shutting down, goodbye\r\n";
+static const char conn_interrupted[] = "Interrupted, goodbye\r\n";
 
 static void conn_on_io(evutil_socket_t fd, short what, void *arg);
 static void conn_on_header(struct conn *c, size_t n);
@@ -200,125 +142,6 @@ conn_refuse_proxy(struct conn *c, const char *why)
 	log_warnx("refused %s (proxy): %s",
 	    net_format(&c->peer, name, sizeof(name)), safe);
 	conn_free(c);
-}
-
-static uint64_t
-conn_seconds(int s)
-{
-	return (uint64_t)s * 1000;
-}
-
-static uint64_t
-conn_max(uint64_t a, uint64_t b)
-{
-	return a > b ? a : b;
-}
-
-/*
- * The earliest deadline the connection's state has, and what it is for,
- * leaving out the idle timeout, which the loop keeps for all its
- * connections (see conn_sweep_idle()).  A healthy connection in full
- * flow has none of these, so its socket event carries no timeout, and
- * libevent has no timer to re-arm after each of its reads and writes.
- */
-static uint64_t
-conn_deadline(const struct conn *c, enum conn_due *due)
-{
-	const struct config *cfg = c->cfg;
-	uint64_t best = UINT64_MAX;
-
-	*due = DUE_NONE;
-#define CONN_CONSIDER(cond, when, what)        \
-	do {                                   \
-		if ((cond) && (when) < best) { \
-			best = (when);         \
-			*due = (what);         \
-		}                              \
-	} while (0)
-	if (c->state == CONN_LINGERING) {
-		CONN_CONSIDER(true, c->lingering_ms + CONN_LINGER_MS,
-		    DUE_LINGER);
-		return best;
-	}
-	if (c->state == CONN_PROXY) {
-		CONN_CONSIDER(true,
-		    c->started_ms + conn_seconds(cfg->proxy_timeout),
-		    DUE_PROXY);
-		return best;
-	}
-	CONN_CONSIDER(buf_size(&c->out) > 0 && cfg->write_timeout > 0,
-	    c->progress_ms + conn_seconds(cfg->write_timeout), DUE_WRITE);
-	if (c->state == CONN_OPEN && !c->paused) {
-		CONN_CONSIDER(proto_has_fragment(&c->proto, &cfg->proto),
-		    c->input_ms + (uint64_t)cfg->fragment_delay_ms,
-		    DUE_FRAGMENT);
-		CONN_CONSIDER(c->line_ms != 0 && cfg->line_timeout > 0,
-		    c->line_ms + conn_seconds(cfg->line_timeout), DUE_LINE);
-	}
-#undef CONN_CONSIDER
-	return best;
-}
-
-/*
- * Sets the connection's timeout to fire at `at` (monotonic ms).  libevent
- * re-arms it, `left` from then, after every callback of the socket event
- * it rides on; conn_on_io() follows it in timer_ms.
- */
-static void
-conn_set_timeout(struct conn *c, uint64_t at)
-{
-	uint64_t now = mono_ms(), left = at > now ? at - now : 0;
-	struct timeval tv = { (time_t)(left / 1000),
-		(suseconds_t)(left % 1000) * 1000 };
-
-	c->timer_ms = at;
-	c->timeout_ms = (uint32_t)left;
-	event_add(&c->ev_io, &tv);
-}
-
-static void
-conn_clear_timeout(struct conn *c)
-{
-	c->timer_ms = 0;
-	event_remove_timer(&c->ev_io);
-}
-
-/* The idle deadline, or UINT64_MAX where idle_timeout does not apply. */
-static uint64_t
-conn_idle_deadline(const struct conn *c)
-{
-	if (c->cfg->idle_timeout == 0 || c->state == CONN_PROXY ||
-	    c->state == CONN_LINGERING)
-		return UINT64_MAX;
-	return conn_max(c->input_ms, c->progress_ms) +
-	    conn_seconds(c->cfg->idle_timeout);
-}
-
-/*
- * Arms the timeout when a deadline comes earlier than the armed one, and
- * drops it once the connection has no deadline of its own left.  A later
- * deadline leaves the armed timeout alone: it fires early, finds nothing
- * due and is set again (conn_on_timeout()).
- */
-static void
-conn_schedule(struct conn *c)
-{
-	enum conn_due due;
-	uint64_t when;
-
-	/* The usual case, after every read: all sent, no line half-read. */
-	if (c->timer_ms == 0 && c->state == CONN_OPEN &&
-	    buf_size(&c->out) == 0 && buf_size(&c->proto.line) == 0)
-		return;
-	when = conn_deadline(c, &due);
-	if (due == DUE_NONE) {
-		if (c->timer_ms != 0)
-			conn_clear_timeout(c);
-		return;
-	}
-	if (c->timer_ms != 0 && c->timer_ms <= when)
-		return;
-	conn_set_timeout(c, when);
 }
 
 /* Registers for exactly the events the connection's state needs. */
@@ -615,8 +438,6 @@ conn_on_readable(struct conn *c)
 	conn_schedule(c);
 }
 
-static void conn_on_timeout(struct conn *c);
-
 static void
 conn_on_io(evutil_socket_t fd, short what, void *arg)
 {
@@ -654,7 +475,7 @@ conn_goodbyef(struct conn *c, enum close_reason reason, const char *fmt, ...)
 }
 
 /* Acts on the deadline that passed; returns -1 once closing or closed. */
-static int
+int
 conn_expire(struct conn *c, enum conn_due due)
 {
 	switch (due) {
@@ -689,28 +510,6 @@ conn_expire(struct conn *c, enum conn_due due)
 		break;
 	}
 	return 0;
-}
-
-static void
-conn_on_timeout(struct conn *c)
-{
-	enum conn_due due;
-	uint64_t when = conn_deadline(c, &due);
-
-	if (due == DUE_NONE) {
-		conn_clear_timeout(c);
-		return;
-	}
-	if (when <= mono_ms()) {
-		if (conn_expire(c, due) == -1)
-			return;
-		when = conn_deadline(c, &due);
-		if (due == DUE_NONE) {
-			conn_clear_timeout(c);
-			return;
-		}
-	}
-	conn_set_timeout(c, when);
 }
 
 /* Refuses a connection with one line, before it costs anything more. */
@@ -926,30 +725,6 @@ conn_stop_all(struct conn_list *list)
 		next = TAILQ_NEXT(c, link);
 		conn_stop(c);
 	}
-}
-
-/*
- * Closes the connections idle since before now, and returns the earliest
- * idle deadline of the others (UINT64_MAX if none has one).  The loop
- * calls it from one timer for all its connections, so the idle timeout,
- * which every connection has, costs nothing per read or write.
- */
-uint64_t
-conn_sweep_idle(struct conn_list *list, uint64_t now)
-{
-	struct conn *c, *next;
-	uint64_t earliest = UINT64_MAX;
-
-	for (c = TAILQ_FIRST(list); c != NULL; c = next) {
-		uint64_t at = conn_idle_deadline(c);
-
-		next = TAILQ_NEXT(c, link);
-		if (at <= now)
-			conn_expire(c, DUE_IDLE);
-		else if (at < earliest)
-			earliest = at;
-	}
-	return earliest;
 }
 
 void
