@@ -1,11 +1,9 @@
 #include "config.h"
 
 #include "cidr.h"
+#include "config_text.h"
 
 #include <assert.h>
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -16,11 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-/* A config file is a few hundred bytes; refuse anything absurd. */
-#define CONFIG_FILE_MAX (1024 * 1024)
 
 enum config_type {
 	CONFIG_INT,
@@ -482,151 +475,6 @@ config_fail(char *err, size_t errlen, const char *path, int line,
 	va_end(ap);
 }
 
-/* Reads the whole file, so errors name the file and the cause exactly. */
-static char *
-config_read_text(const char *path, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	char *text = NULL;
-	size_t len = 0;
-
-	if (fd == -1) {
-		config_fail(err, errlen, path, 0, "cannot open: %s",
-		    strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		config_fail(err, errlen, path, 0, "not a regular file");
-		goto fail;
-	}
-	/* Room for a final newline and the NUL after the largest file. */
-	if ((text = malloc(CONFIG_FILE_MAX + 2)) == NULL) {
-		config_fail(err, errlen, path, 0, "out of memory");
-		goto fail;
-	}
-	for (;;) {
-		ssize_t n = read(fd, text + len, CONFIG_FILE_MAX + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			config_fail(err, errlen, path, 0, "cannot read: %s",
-			    strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > CONFIG_FILE_MAX) {
-			config_fail(err, errlen, path, 0,
-			    "larger than %d bytes", CONFIG_FILE_MAX);
-			goto fail;
-		}
-	}
-	if (memchr(text, '\0', len) != NULL) {
-		config_fail(err, errlen, path, 0, "contains a NUL byte");
-		goto fail;
-	}
-	/* libconfig 1.5 rejects a comment on a last line with no newline. */
-	if (len > 0 && text[len - 1] != '\n')
-		text[len++] = '\n';
-	text[len] = '\0';
-	close(fd);
-	return text;
-fail:
-	free(text);
-	close(fd);
-	return NULL;
-}
-
-static const char *
-config_line_start(const char *text, int line)
-{
-	for (int i = 1; i < line && text != NULL; i++) {
-		text = strchr(text, '\n');
-		if (text != NULL)
-			text++;
-	}
-	return text;
-}
-
-static bool
-config_is_word(char ch)
-{
-	return isalnum((unsigned char)ch) || ch == '_';
-}
-
-/* Skips a comment or a quoted string at p; returns p if there is none. */
-static const char *
-config_skip_noise(const char *p)
-{
-	if (*p == '#' || (p[0] == '/' && p[1] == '/'))
-		return p + strcspn(p, "\n");
-	if (p[0] == '/' && p[1] == '*') {
-		const char *end = strstr(p + 2, "*/");
-		return end != NULL ? end + 2 : p + strlen(p);
-	}
-	if (*p != '"')
-		return p;
-	for (p++; *p != '\0' && *p != '"'; p++)
-		if (*p == '\\' && p[1] != '\0')
-			p++;
-	return *p == '"' ? p + 1 : p;
-}
-
-/* The value after "key =" or "key :" from line on, outside strings. */
-static const char *
-config_find_value(const char *line, const char *key)
-{
-	size_t keylen = strlen(key);
-
-	for (const char *p = line; *p != '\0';) {
-		const char *next = config_skip_noise(p);
-		if (next != p) {
-			p = next;
-			continue;
-		}
-		if (strncmp(p, key, keylen) == 0 &&
-		    (p == line || !config_is_word(p[-1])) &&
-		    !config_is_word(p[keylen])) {
-			const char *q =
-			    p + keylen + strspn(p + keylen, " \t\r\n");
-			if (*q == '=' || *q == ':')
-				return q + 1 + strspn(q + 1, " \t\r\n");
-		}
-		p++;
-	}
-	return NULL;
-}
-
-/*
- * libconfig 1.5 silently wraps integer literals that do not fit 32 bits
- * (4294975073 reads as 7777), so the literal after "key =" is parsed again
- * here, in libconfig's bases: decimal, or hexadecimal after 0x.  Returns
- * false when the source cannot be matched, and the caller keeps
- * libconfig's value.
- */
-static bool
-config_int_literal(const char *text, int line, const char *key,
-    long long *value, bool *overflow)
-{
-	const char *start = config_line_start(text, line), *q, *digits;
-	char *end;
-	int base;
-
-	if (start == NULL || (q = config_find_value(start, key)) == NULL)
-		return false;
-	digits = q + (*q == '-' || *q == '+');
-	base = digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X') ? 16
-									  : 10;
-	errno = 0;
-	*value = strtoll(q, &end, base);
-	if (end == q)
-		return false;
-	*overflow = errno == ERANGE;
-	return true;
-}
-
 static const char *
 config_type_name(int type)
 {
@@ -659,7 +507,7 @@ config_get_int(struct config *cfg, const struct config_key *key,
 		    config_type_name(s->type));
 		return -1;
 	}
-	config_int_literal(text, config_setting_source_line(s), key->name, &v,
+	config_text_int(text, config_setting_source_line(s), key->name, &v,
 	    &overflow);
 	if (overflow) {
 		snprintf(why, whylen,
@@ -851,44 +699,6 @@ fail:
 	return NULL;
 }
 
-/* The first word on a line, to name the key a syntax error stands at. */
-static void
-config_word_at(const char *text, int line, char *word, size_t wordlen)
-{
-	const char *p = config_line_start(text, line);
-	size_t n = 0;
-
-	word[0] = '\0';
-	if (p == NULL)
-		return;
-	p += strspn(p, " \t");
-	while (n + 1 < wordlen && (isalnum((unsigned char)p[n]) || p[n] == '_'))
-		n++;
-	memcpy(word, p, n);
-	word[n] = '\0';
-}
-
-/*
- * The line of an @include directive, or 0.  Included files would escape
- * the checks made on this one, and resolve against the working directory
- * (/ for a daemon), so hellod takes its configuration from one file.
- */
-static int
-config_include_line(const char *text)
-{
-	int line = 1;
-
-	for (const char *p = text; *p != '\0'; line++) {
-		p += strspn(p, " \t");
-		if (strncmp(p, "@include", 8) == 0)
-			return line;
-		p += strcspn(p, "\n");
-		if (*p == '\n')
-			p++;
-	}
-	return 0;
-}
-
 static int
 config_parse(struct config *cfg, const char *text, char *err, size_t errlen)
 {
@@ -898,7 +708,7 @@ config_parse(struct config *cfg, const char *text, char *err, size_t errlen)
 	int include, rc = -1;
 
 	config_init(&lc);
-	if ((include = config_include_line(text)) != 0) {
+	if ((include = config_text_include_line(text)) != 0) {
 		config_fail(err, errlen, cfg->path, include,
 		    "@include is not supported: keep the configuration in one "
 		    "file");
@@ -907,7 +717,7 @@ config_parse(struct config *cfg, const char *text, char *err, size_t errlen)
 	if (!config_read_string(&lc, text)) {
 		int line = config_error_line(&lc);
 		char word[64];
-		config_word_at(text, line, word, sizeof(word));
+		config_text_word_at(text, line, word, sizeof(word));
 		config_fail(err, errlen, cfg->path, line, "%s%s%s%s",
 		    config_error_text(&lc), word[0] ? " (at '" : "", word,
 		    word[0] ? "')" : "");
@@ -949,10 +759,12 @@ struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
 	struct config *cfg;
-	char *text;
+	char *text, why[256];
 
-	if ((text = config_read_text(path, err, errlen)) == NULL)
+	if ((text = config_text_read(path, why, sizeof(why))) == NULL) {
+		config_fail(err, errlen, path, 0, "%s", why);
 		return NULL;
+	}
 	if ((cfg = config_new(path)) == NULL) {
 		config_fail(err, errlen, path, 0, "out of memory");
 	} else if (config_parse(cfg, text, err, errlen) == -1) {
