@@ -1,19 +1,15 @@
 #include "config.h"
 
-#include "cidr.h"
-#include "config_text.h"
-
 #include <assert.h>
-#include <grp.h>
 #include <libconfig.h>
 #include <limits.h>
-#include <netdb.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+
+#include "config_check.h"
+#include "config_text.h"
 
 enum config_type {
 	CONFIG_INT,
@@ -40,15 +36,6 @@ struct config_key {
 	const char *const *choices;
 	config_check_fn check;
 };
-
-static int config_check_bind(struct config *, char *, size_t);
-static int config_check_welcome(struct config *, char *, size_t);
-static int config_check_reply(struct config *, char *, size_t);
-static int config_check_user(struct config *, char *, size_t);
-static int config_check_group(struct config *, char *, size_t);
-static int config_check_pidfile(struct config *, char *, size_t);
-static int config_check_metrics_bind(struct config *, char *, size_t);
-static int config_check_trusted(struct config *, char *, size_t);
 
 static const char *const config_framings[] = { "auto", "line", "raw", NULL };
 static const char *const config_levels[] = { "error", "warning", "info",
@@ -248,213 +235,6 @@ config_set_string(char **field, const char *value)
 	free(*field);
 	*field = copy;
 	return 0;
-}
-
-static bool
-config_has_line_break(const char *text)
-{
-	return strpbrk(text, "\r\n") != NULL;
-}
-
-static int
-config_check_bind(struct config *cfg, char *why, size_t whylen)
-{
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST,
-		.ai_socktype = SOCK_STREAM };
-
-	if (cfg->bind.count == 0) {
-		snprintf(why, whylen, "needs at least one address");
-		return -1;
-	}
-	for (size_t i = 0; i < cfg->bind.count; i++) {
-		const char *addr = cfg->bind.items[i];
-		struct addrinfo *res;
-
-		if (getaddrinfo(addr, NULL, &hints, &res) != 0) {
-			snprintf(why, whylen,
-			    "'%s' is not a numeric IPv4 or IPv6 address", addr);
-			return -1;
-		}
-		freeaddrinfo(res);
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(cfg->bind.items[j], addr) == 0) {
-				snprintf(why, whylen, "'%s' is listed twice",
-				    addr);
-				return -1;
-			}
-		}
-	}
-	return 0;
-}
-
-static int
-config_check_user(struct config *cfg, char *why, size_t whylen)
-{
-	if (cfg->user[0] != '\0' && getpwnam(cfg->user) == NULL) {
-		snprintf(why, whylen, "no user '%s' on this system", cfg->user);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-config_check_group(struct config *cfg, char *why, size_t whylen)
-{
-	if (cfg->group[0] != '\0' && getgrnam(cfg->group) == NULL) {
-		snprintf(why, whylen, "no group '%s' on this system",
-		    cfg->group);
-		return -1;
-	}
-	return 0;
-}
-
-/* A daemon runs in /: a relative pidfile would not be where it was meant. */
-static int
-config_check_pidfile(struct config *cfg, char *why, size_t whylen)
-{
-	if (cfg->pidfile[0] != '\0' && cfg->pidfile[0] != '/') {
-		snprintf(why, whylen, "'%s' is not an absolute path",
-		    cfg->pidfile);
-		return -1;
-	}
-	return 0;
-}
-
-/* "" is off; else "HOST:PORT" or "[IPV6]:PORT", numeric. */
-static int
-config_check_metrics_bind(struct config *cfg, char *why, size_t whylen)
-{
-	if (cfg->metrics_bind[0] == '\0')
-		return 0;
-	if (net_parse_endpoint(cfg->metrics_bind, &cfg->metrics_addr) == -1) {
-		snprintf(why, whylen,
-		    "'%s' is not an address and port like \"127.0.0.1:9100\" "
-		    "or \"[::1]:9100\"",
-		    cfg->metrics_bind);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-config_check_trusted(struct config *cfg, char *why, size_t whylen)
-{
-	const struct config_list *list = &cfg->proxy_trusted;
-	struct cidr *set = calloc(list->count + 1, sizeof(*set));
-	char reason[128];
-
-	if (set == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < list->count; i++) {
-		if (cidr_parse(list->items[i], &set[i], reason,
-			sizeof(reason)) == -1) {
-			snprintf(why, whylen, "'%s': %s", list->items[i],
-			    reason);
-			free(set);
-			return -1;
-		}
-	}
-	free(cfg->trusted);
-	cfg->trusted = set;
-	cfg->ntrusted = list->count;
-	return 0;
-}
-
-static int
-config_check_welcome(struct config *cfg, char *why, size_t whylen)
-{
-	size_t len = strlen(cfg->welcome);
-	char *line;
-
-	if (config_has_line_break(cfg->welcome)) {
-		snprintf(why, whylen,
-		    "must be one line (hellod adds the line ending)");
-		return -1;
-	}
-	if ((line = malloc(len + 3)) == NULL)
-		return -1;
-	memcpy(line, cfg->welcome, len);
-	if (len > 0)
-		memcpy(line + len, "\r\n", 2), len += 2;
-	line[len] = '\0';
-	free(cfg->welcome_line);
-	cfg->welcome_line = line;
-	cfg->welcome_line_len = len;
-	return 0;
-}
-
-/*
- * Copies template text up to the name directive (or the end), turning %%
- * into %.  Returns the number of template bytes read, or -1 with why set on
- * a directive other than %s and %%.
- */
-static long
-config_template_part(const char *tmpl, char *out, char *why, size_t whylen)
-{
-	const char *p = tmpl;
-	size_t n = 0;
-
-	while (*p != '\0') {
-		if (*p != '%') {
-			out[n++] = *p++;
-			continue;
-		}
-		if (p[1] == '%') {
-			out[n++] = '%';
-			p += 2;
-			continue;
-		}
-		if (p[1] == 's')
-			break;
-		snprintf(why, whylen,
-		    "'%%%.1s' is not allowed: use exactly one %%s for the name "
-		    "and %%%% for a literal %%",
-		    p[1] != '\0' ? p + 1 : "");
-		return -1;
-	}
-	out[n] = '\0';
-	return (long)(p - tmpl);
-}
-
-static int
-config_check_reply(struct config *cfg, char *why, size_t whylen)
-{
-	const char *tmpl = cfg->reply;
-	size_t len = strlen(tmpl);
-	char *head = malloc(len + 1), *tail = malloc(len + 1);
-	long n;
-
-	if (head == NULL || tail == NULL)
-		goto fail;
-	if (config_has_line_break(tmpl)) {
-		snprintf(why, whylen,
-		    "must be one line (hellod adds the line ending)");
-		goto fail;
-	}
-	if ((n = config_template_part(tmpl, head, why, whylen)) == -1)
-		goto fail;
-	if (tmpl[n] == '\0') {
-		snprintf(why, whylen, "needs one %%s where the name goes");
-		goto fail;
-	}
-	tmpl += n + 2;
-	if ((n = config_template_part(tmpl, tail, why, whylen)) == -1)
-		goto fail;
-	if (tmpl[n] != '\0') {
-		snprintf(why, whylen, "has more than one %%s");
-		goto fail;
-	}
-	free(cfg->reply_head);
-	free(cfg->reply_tail);
-	cfg->reply_head = head;
-	cfg->reply_tail = tail;
-	return 0;
-fail:
-	free(head);
-	free(tail);
-	return -1;
 }
 
 static void config_fail(char *err, size_t errlen, const char *path, int line,
