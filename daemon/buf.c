@@ -13,7 +13,7 @@ buf_reserve(struct buf *b, size_t n)
 {
 	size_t used = buf_size(b);
 
-	if (b->cap - b->len >= n)
+	if (b->data != NULL && b->cap - b->len >= n)
 		return 0;
 	if (b->off > 0 && b->cap - used >= n) {
 		memmove(b->data, b->data + b->off, used);

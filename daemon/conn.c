@@ -448,9 +448,13 @@ conn_on_io(evutil_socket_t fd, short what, void *arg)
 		conn_on_timeout(c);
 		return;
 	}
-	/* libevent has re-armed the timeout from now, as it does after I/O. */
+	/*
+	 * libevent has re-armed the timeout from now, as it does for a
+	 * persistent event after I/O.  Put it back at the deadline: activity
+	 * must not postpone a linger, a write or a PROXY deadline.
+	 */
 	if (c->timer_ms != 0)
-		c->timer_ms = mono_ms() + c->timeout_ms;
+		conn_set_timeout(c, c->timer_ms);
 	if ((what & EV_WRITE) && conn_flush(c) == -1)
 		return;
 	if (what & EV_READ)
@@ -571,6 +575,12 @@ conn_greet(struct conn *c, const char *early, size_t len)
 
 	c->state = CONN_OPEN;
 	STATS_ADD(c->srv->stats.accepted, 1);
+	/*
+	 * The idle deadline starts here.  Later reads and writes only move
+	 * it later, so the loop's idle timer needs telling just this once.
+	 */
+	if (conn_idle_deadline(c) != UINT64_MAX)
+		server_idle_at(c->srv, conn_idle_deadline(c));
 	if (buf_append(pending, c->cfg->welcome_line,
 		c->cfg->welcome_line_len) == -1) {
 		conn_close(c, CLOSE_ERROR);
@@ -590,12 +600,6 @@ conn_greet(struct conn *c, const char *early, size_t len)
 		conn_stop_now(c); /* the server stopped while it waited */
 		return;
 	}
-	/*
-	 * The idle deadline starts here.  Later reads and writes only move
-	 * it later, so the loop's idle timer needs telling just this once.
-	 */
-	if (conn_idle_deadline(c) != UINT64_MAX)
-		server_idle_at(c->srv, conn_idle_deadline(c));
 	conn_schedule(c);
 }
 

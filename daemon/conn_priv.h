@@ -56,8 +56,7 @@ struct conn {
 	uint64_t progress_ms; /* last byte sent */
 	uint64_t line_ms;     /* the unfinished line's first byte, or 0 */
 	uint64_t lingering_ms;
-	uint64_t timer_ms;   /* when the timeout fires, or 0 */
-	uint32_t timeout_ms; /* the timeout libevent re-arms after I/O */
+	uint64_t timer_ms; /* when the timeout fires, or 0 */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t counted;   /* messages already added to the server's count */

@@ -81,8 +81,8 @@ conn_deadline(const struct conn *c, enum conn_due *due)
 
 /*
  * Sets the connection's timeout to fire at `at` (monotonic ms).  libevent
- * re-arms it, `left` from then, after every callback of the socket event
- * it rides on; conn_on_io() follows it in timer_ms.
+ * moves it after every I/O callback of the socket event it rides on, and
+ * conn_on_io() puts it back.
  */
 void
 conn_set_timeout(struct conn *c, uint64_t at)
@@ -92,7 +92,6 @@ conn_set_timeout(struct conn *c, uint64_t at)
 		(suseconds_t)(left % 1000) * 1000 };
 
 	c->timer_ms = at;
-	c->timeout_ms = (uint32_t)left;
 	event_add(&c->ev_io, &tv);
 }
 
@@ -160,9 +159,10 @@ conn_on_timeout(struct conn *c)
 
 /*
  * Closes the connections idle since before now, and returns the earliest
- * idle deadline of the others (UINT64_MAX if none has one).  The loop
- * calls it from one timer for all its connections, so the idle timeout,
- * which every connection has, costs nothing per read or write.
+ * idle deadline of the others (UINT64_MAX if none has one), or now when
+ * it closed any, to be called again soon.  The loop calls it from one
+ * timer for all its connections, so the idle timeout, which every
+ * connection has, costs nothing per read or write.
  */
 uint64_t
 conn_sweep_idle(struct conn_list *list, uint64_t now)
@@ -170,14 +170,22 @@ conn_sweep_idle(struct conn_list *list, uint64_t now)
 	struct conn *c, *next;
 	uint64_t earliest = UINT64_MAX;
 
+	bool expired = false;
+
 	for (c = TAILQ_FIRST(list); c != NULL; c = next) {
 		uint64_t at = conn_idle_deadline(c);
 
 		next = TAILQ_NEXT(c, link);
-		if (at <= now)
+		if (at <= now) {
 			conn_expire(c, DUE_IDLE);
-		else if (at < earliest)
+			expired = true;
+		} else if (at < earliest) {
 			earliest = at;
+		}
 	}
-	return earliest;
+	/*
+	 * A client told goodbye may still hold replies it is not taking; the
+	 * next pass closes it, if it is still there.
+	 */
+	return expired ? now : earliest;
 }

@@ -223,6 +223,37 @@ def test_reload_gives_new_clients_the_new_idle_timeout():
     _round_trip(old, b"still")  # keeps the 30 seconds it started with
 
 
+def test_idle_client_that_reads_nothing_is_closed_all_the_same():
+    # Its goodbye cannot be delivered behind the replies it never took;
+    # with write_timeout off, the idle timeout alone must still close it.
+    d = Hellod("idle_timeout = 1;\nwrite_timeout = 0;\n")
+    c = d.connect()
+    _flood(c.sock, b"x\n" * (1 << 20), 2)
+    started = time.monotonic()
+    d.wait_log(r"reason=idle$", timeout=4)
+    assert time.monotonic() - started <= 3, time.monotonic() - started
+
+
+def test_trickle_after_exit_does_not_stretch_the_linger():
+    # After exit hellod reads and drops what the client still sends, for
+    # two seconds at most, however often a byte arrives.
+    d = Hellod()
+    c = d.connect()
+    c.send(b"exit\n")
+    c.expect_eof()
+    started = time.monotonic()
+    closed = False
+    while time.monotonic() - started < 4 and not closed:
+        try:
+            c.sock.send(b"z")
+        except OSError:
+            pass
+        time.sleep(0.3)
+        closed = bool(d.log_lines(r"reason=exit$"))
+    waited = time.monotonic() - started
+    assert closed and waited <= 3, waited
+
+
 def test_line_timeout_closes_a_trickle():
     d = Hellod("line_timeout = 1;\n")
     c = d.connect()
