@@ -189,33 +189,49 @@ log_text_or_json(enum log_level level, const char *msg)
 	log_output(level, json);
 }
 
+/* Per thread, so the loops never contend. */
+static _Thread_local const char *log_last_fmt;
+static _Thread_local time_t log_last_sec;
+static _Thread_local unsigned log_count, log_dropped;
+
+static void
+log_report_dropped(void)
+{
+	char note[96];
+
+	if (log_dropped == 0)
+		return;
+	snprintf(note, sizeof(note), "%u similar messages suppressed",
+	    log_dropped);
+	log_dropped = 0;
+	log_text_or_json(LOG_LEVEL_WARNING, note);
+}
+
 /*
- * True when this line repeats the same warning too often this second.
- * Per thread, so the loops never contend; the count of dropped lines is
- * logged when the flood ends.
+ * True when this line repeats the same warning too often this second.  A
+ * flood ends with its second or with another warning; what it lost is
+ * told before the next line of any level, so the count does not wait for
+ * another warning to come.
  */
 static bool
 log_flooded(enum log_level level, const char *fmt)
 {
-	static _Thread_local const char *last_fmt;
-	static _Thread_local time_t last_sec;
-	static _Thread_local unsigned count, dropped;
 	time_t now = time(NULL);
-	char note[96];
+	bool same = fmt == log_last_fmt && now == log_last_sec;
 
+	if (now != log_last_sec || (level <= LOG_LEVEL_WARNING && !same))
+		log_report_dropped();
 	if (level > LOG_LEVEL_WARNING)
 		return false;
-	if (fmt == last_fmt && now == last_sec)
-		return ++count > LOG_BURST && ++dropped > 0;
-	if (dropped > 0) {
-		snprintf(note, sizeof(note), "%u similar messages suppressed",
-		    dropped);
-		log_text_or_json(LOG_LEVEL_WARNING, note);
+	if (same) {
+		if (++log_count <= LOG_BURST)
+			return false;
+		log_dropped++;
+		return true;
 	}
-	last_fmt = fmt;
-	last_sec = now;
-	count = 1;
-	dropped = 0;
+	log_last_fmt = fmt;
+	log_last_sec = now;
+	log_count = 1;
 	return false;
 }
 
@@ -247,7 +263,7 @@ log_event(enum log_level level, const char *event,
 	char line[1280];
 	size_t len;
 
-	if (!log_is_enabled(level))
+	if (!log_is_enabled(level) || log_flooded(level, event))
 		return;
 	if (!log_is_json()) {
 		len = (size_t)snprintf(line, sizeof(line), "%s", event);

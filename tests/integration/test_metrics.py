@@ -162,9 +162,14 @@ def test_json_connection_log():
     assert "\x1b" not in d.log_text()
 
 
-def test_flood_of_identical_warnings_is_cut():
-    # One loop: the limit is per loop, and the count is told by the loop
-    # that dropped lines.
+REFUSED = r"refused 127\.0\.0\.1:\d+ \(busy\)"
+SUPPRESSED = r"warning: \d+ similar messages suppressed"
+
+
+def _refusal_flood():
+    """A server whose one client slot is taken, after 40 refusals in a
+    burst and the second they fell in.  One loop: the limit is per loop,
+    and the count is told by the loop that dropped lines."""
     d = Hellod("max_clients = 1;\nworkers = 1;\n")
     keep = d.connect()
     for _ in range(40):
@@ -172,18 +177,31 @@ def test_flood_of_identical_warnings_is_cut():
         s.recv(100)
         s.close()
     # The log reaches us a little after the refusals themselves.
-    d.wait_log(r"refused 127\.0\.0\.1:\d+ \(busy\)", count=5)
+    d.wait_log(REFUSED, count=5)
     time.sleep(1.1)
-    refused = d.log_lines(r"refused 127\.0\.0\.1:\d+ \(busy\)")
-    assert len(refused) < 40, len(refused)
+    return d, keep
+
+
+def test_flood_of_identical_warnings_is_cut():
+    d, keep = _refusal_flood()
+    assert len(d.log_lines(REFUSED)) < 40, len(d.log_lines(REFUSED))
     # The next warning, a second later, says how many were left out.
     s = socket.create_connection(("127.0.0.1", d.port))
     s.recv(100)
     s.close()
-    d.wait_log(r"warning: \d+ similar messages suppressed")
+    d.wait_log(SUPPRESSED)
     keep.send(b"z\n")
     keep.expect(b"Hello, z!\n")
 
+
+def test_flood_count_is_told_before_the_next_line_of_any_level():
+    # No further warning comes: the next line, an info one, brings it.
+    d, keep = _refusal_flood()
+    keep.close()
+    closed = d.wait_log(r"reason=eof$")
+    lines = d.log_text().splitlines()
+    told = [i for i, l in enumerate(lines) if re.search(SUPPRESSED, l)]
+    assert told and told[0] < lines.index(closed), lines[-5:]
 
 if __name__ == "__main__":
     run(globals())
