@@ -87,9 +87,7 @@ conn_deadline(const struct conn *c, enum conn_due *due)
 void
 conn_set_timeout(struct conn *c, uint64_t at)
 {
-	uint64_t now = mono_ms(), left = at > now ? at - now : 0;
-	struct timeval tv = { (time_t)(left / 1000),
-		(suseconds_t)(left % 1000) * 1000 };
+	struct timeval tv = mono_until(at);
 
 	c->timer_ms = at;
 	event_add(&c->ev_io, &tv);

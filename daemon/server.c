@@ -43,15 +43,11 @@ server_new(struct event_base *base, struct shared *sh, struct config *cfg)
 void
 server_idle_at(struct server *srv, uint64_t at)
 {
-	uint64_t now, left;
 	struct timeval tv;
 
 	if (srv->idle_at != 0 && srv->idle_at <= at)
 		return;
-	now = mono_ms();
-	left = at > now ? at - now : 0;
-	tv.tv_sec = (time_t)(left / 1000);
-	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	tv = mono_until(at);
 	srv->idle_at = at;
 	evtimer_add(srv->ev_idle, &tv);
 }
