@@ -572,6 +572,7 @@ static void
 conn_greet(struct conn *c, const char *early, size_t len)
 {
 	struct buf *pending = &c->srv->outbuf;
+	uint64_t idle;
 
 	c->state = CONN_OPEN;
 	STATS_ADD(c->srv->stats.accepted, 1);
@@ -579,8 +580,8 @@ conn_greet(struct conn *c, const char *early, size_t len)
 	 * The idle deadline starts here.  Later reads and writes only move
 	 * it later, so the loop's idle timer needs telling just this once.
 	 */
-	if (conn_idle_deadline(c) != UINT64_MAX)
-		server_idle_at(c->srv, conn_idle_deadline(c));
+	if ((idle = conn_idle_deadline(c)) != UINT64_MAX)
+		server_idle_at(c->srv, idle);
 	if (buf_append(pending, c->cfg->welcome_line,
 		c->cfg->welcome_line_len) == -1) {
 		conn_close(c, CLOSE_ERROR);

@@ -139,20 +139,16 @@ conn_on_timeout(struct conn *c)
 	enum conn_due due;
 	uint64_t when = conn_deadline(c, &due);
 
-	if (due == DUE_NONE) {
-		conn_clear_timeout(c);
-		return;
-	}
-	if (when <= mono_ms()) {
+	if (due != DUE_NONE && when <= mono_ms()) {
 		if (conn_expire(c, due) == -1)
 			return;
 		when = conn_deadline(c, &due);
-		if (due == DUE_NONE) {
-			conn_clear_timeout(c);
-			return;
-		}
 	}
-	conn_set_timeout(c, when);
+	/* libevent has armed it again: set it right, or drop it. */
+	if (due == DUE_NONE)
+		conn_clear_timeout(c);
+	else
+		conn_set_timeout(c, when);
 }
 
 /*
@@ -167,7 +163,6 @@ conn_sweep_idle(struct conn_list *list, uint64_t now)
 {
 	struct conn *c, *next;
 	uint64_t earliest = UINT64_MAX;
-
 	bool expired = false;
 
 	for (c = TAILQ_FIRST(list); c != NULL; c = next) {
