@@ -38,6 +38,10 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _running = []
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here; the reason is reported."""
+
+
 def _die_with_parent():
     _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
@@ -292,8 +296,11 @@ def run(module_globals):
     for i, (name, fn) in enumerate(tests, 1):
         started = time.monotonic()
         problems = []
+        skipped = None
         try:
             fn()
+        except Skip as e:
+            skipped = str(e)
         except Exception:
             problems = traceback.format_exc().splitlines()
         problems += _stop_all()
@@ -305,6 +312,9 @@ def run(module_globals):
                 for line in d.log_text().splitlines():
                     print("# hellod: " + line)
         _running.clear()
-        print("%s %d - %s (%.2fs)" % ("not ok" if problems else "ok", i, name,
-                                      time.monotonic() - started), flush=True)
+        print("%s %d - %s (%.2fs)%s"
+              % ("not ok" if problems else "ok", i, name,
+                 time.monotonic() - started,
+                 " # SKIP " + skipped if skipped and not problems else ""),
+              flush=True)
     sys.exit(1 if failed else 0)

@@ -1,0 +1,287 @@
+"""The units exactly as `meson install` installs them, started, reloaded,
+stopped, activated and restarted by a real systemd running as PID 1 (see
+sysboot.py).  Drop-ins only shorten an interval where a test needs it."""
+
+import atexit
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import sysboot
+from hellodtest import TIMEOUT, run
+
+BUILD_ROOT = os.environ["HELLOD_BUILD_ROOT"]
+MESON = os.environ.get("HELLOD_MESON", "meson")
+CONF = os.path.join(os.environ["HELLOD_SYSCONFDIR"], "hellod", "hellod.conf")
+PORT = 9999  # the shipped configuration's, and hellod.socket's
+# DynamicUser= takes its uids from this range (systemd.exec(5)).
+DYNAMIC_UIDS = range(61184, 65520)
+
+_system = None
+_boot_error = None
+
+
+def system():
+    """The booted systemd with hellod installed, shared by the tests in
+    order; booted by the first test that needs it."""
+    global _system, _boot_error
+    if _boot_error:
+        raise _boot_error
+    if _system is None:
+        tree = tempfile.mkdtemp(prefix="hellod-install-")
+        try:
+            subprocess.run([MESON, "install", "-C", BUILD_ROOT, "--destdir",
+                            tree, "--no-rebuild", "--quiet"], check=True,
+                           capture_output=True, timeout=120)
+            _system = sysboot.Systemd([tree])
+            atexit.register(_system.shutdown)
+            _system.boot()
+        except Exception as e:
+            _boot_error = e
+            raise
+        finally:
+            subprocess.run(["rm", "-rf", tree])
+    return _system
+
+
+def _status_fields(text):
+    return dict(l.split(":", 1) for l in text.splitlines() if ":" in l)
+
+
+def _restarted(s, unit, old_pid):
+    """Waits until unit runs again under a new main process; returns it."""
+    def check():
+        st = s.show(unit, "ActiveState", "SubState", "MainPID")
+        pid = int(st["MainPID"])
+        ok = st["SubState"] == "running" and pid not in (0, old_pid)
+        return pid if ok else None
+    return s.wait_for("%s to run again" % unit, check, timeout=20)
+
+
+def test_start_is_ready_confined_and_reports_status():
+    s = system()
+    s.systemctl("start", "hellod")
+    # Type=notify: active only on READY=1, which carried the first status
+    # text; and since the start has returned, the port takes clients now.
+    st = s.show("hellod", "Type", "ActiveState", "SubState", "StatusText")
+    assert st == {"Type": "notify", "ActiveState": "active",
+                  "SubState": "running",
+                  "StatusText": "0 clients, 0 messages served"}, st
+    c = s.connect(PORT)
+    c.send(b"Michael\n")
+    c.expect(b"Hello, Michael!\n")
+
+    status = s.wait_for(
+        "the status text to count the client",
+        lambda: s.show("hellod", "StatusText")["StatusText"]
+        .startswith("1 clients, 1 messages served"))
+    assert status
+
+    pid = s.main_pid("hellod")
+    fields = _status_fields(s.run("cat", "/proc/%d/status" % pid).stdout)
+    uids = [int(u) for u in fields["Uid"].split()]
+    assert all(u in DYNAMIC_UIDS for u in uids), fields["Uid"]
+    assert fields["NoNewPrivs"].strip() == "1", fields["NoNewPrivs"]
+    assert fields["Seccomp"].strip() == "2", fields["Seccomp"]
+    assert int(fields["CapEff"], 16) == 0, fields["CapEff"]
+    # Even root cannot write there from inside hellod's mount namespace.
+    for where in ("/etc", "/usr", "/usr/local/etc/hellod"):
+        r = s.run("nsenter", "-t", str(pid), "-m", "--", "touch",
+                  where + "/hellod-probe", check=False)
+        assert r.returncode != 0 and "Read-only file system" in r.stderr, \
+            (where, r.returncode, r.stderr)
+    c.close()
+
+
+def test_reload_applies_a_good_config_and_refuses_a_broken_one():
+    s = system()
+    shipped = s.run("cat", CONF).stdout
+    s.systemctl("restart", "hellod")
+    old = s.connect(PORT)
+    pid = s.main_pid("hellod")
+
+    s.write(CONF, shipped.replace('welcome = "Welcome!";',
+                                  'welcome = "Howdy!";'))
+    s.systemctl("reload", "hellod")
+    s.connect(PORT, welcome=b"Howdy!\r\n").close()
+    old.send(b"Ada\n")
+    old.expect(b"Hello, Ada!\n")
+
+    s.write(CONF, shipped + "\nmax_line = -5;\n")
+    r = s.systemctl("reload", "hellod", check=False)
+    assert r.returncode != 0, r
+    st = s.show("hellod", "ActiveState", "SubState", "MainPID")
+    assert st == {"ActiveState": "active", "SubState": "running",
+                  "MainPID": str(pid)}, st
+    s.connect(PORT, welcome=b"Howdy!\r\n").close()
+    old.send(b"Grace\n")
+    old.expect(b"Hello, Grace!\n")
+    old.close()
+    s.write(CONF, shipped)
+
+
+def test_stop_delivers_every_reply_and_the_goodbye():
+    s = system()
+    s.systemctl("restart", "hellod")
+    with s.netns():
+        sock = socket.socket()
+    # A small receive window, so the replies wait in hellod, unread.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(TIMEOUT)
+    sock.connect(("127.0.0.1", PORT))
+    count = 3000
+    sock.sendall(b"Michael\n" * count)
+    s.wait_for("hellod to read every line", lambda: s.show(
+        "hellod", "StatusText")["StatusText"].startswith(
+            "1 clients, %d messages" % count))
+    started = time.monotonic()
+    stop = threading.Thread(target=s.systemctl, args=("stop", "hellod"))
+    stop.start()
+    want = (b"Welcome!\r\n" + b"Hello, Michael!\n" * count
+            + b"Server shutting down, goodbye\r\n")
+    got = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    sock.close()
+    stop.join(30)
+    took = time.monotonic() - started
+    assert got == want, (len(got), len(want), got[-80:])
+    st = s.show("hellod", "ActiveState", "Result")
+    assert st == {"ActiveState": "inactive", "Result": "success"}, st
+    assert took < 10, took  # TimeoutStopSec is 15 s
+
+
+def test_watchdog_restarts_a_stopped_process():
+    s = system()
+    s.drop_in("hellod.service", "watchdog", "[Service]\nWatchdogSec=2s\n")
+    try:
+        s.systemctl("restart", "hellod")
+        pid = s.main_pid("hellod")
+        s.systemctl("kill", "--kill-whom=main", "--signal=SIGSTOP", "hellod")
+        _restarted(s, "hellod", pid)
+        s.connect(PORT).close()
+        log = s.journal("-u", "hellod", "-o", "cat")
+        assert "Watchdog timeout" in log, log
+    finally:
+        s.run("rm", "-r", "/etc/systemd/system/hellod.service.d")
+        s.systemctl("daemon-reload")
+
+
+def test_a_crashed_process_is_restarted_and_the_journal_says_why():
+    s = system()
+    s.systemctl("restart", "hellod")
+    pid = s.main_pid("hellod")
+    s.systemctl("kill", "--kill-whom=main", "--signal=SIGSEGV", "hellod")
+    _restarted(s, "hellod", pid)
+    s.connect(PORT).close()
+    log = s.journal("-u", "hellod", "-o", "cat")
+    assert re.search(r"Main process exited, code=(killed|dumped), "
+                     r"status=11/SEGV", log), log
+    assert "Scheduled restart job" in log, log
+
+
+def test_socket_activation_starts_on_the_first_connection():
+    s = system()
+    s.systemctl("stop", "hellod")
+    s.systemctl("start", "hellod.socket")
+    time.sleep(0.3)
+    st = s.show("hellod-activated", "ActiveState")
+    assert st["ActiveState"] == "inactive", st
+    c = s.connect(PORT)
+    c.send(b"Michael\n")
+    c.expect(b"Hello, Michael!\n")
+    assert s.show("hellod-activated", "ActiveState")["ActiveState"] == \
+        "active"
+    c.close()
+
+
+def test_restart_under_socket_activation_refuses_no_one():
+    s = system()
+    s.systemctl("start", "hellod.socket")
+    s.connect(PORT).close()
+    pid = s.main_pid("hellod-activated")
+    results = {"welcomed": 0, "failed": []}
+    done = threading.Event()
+
+    def clients():
+        deadline = time.monotonic() + 15
+        n = 0
+        while not done.is_set() and n < 3000 and time.monotonic() < deadline:
+            n += 1
+            try:
+                s.connect(PORT).close()
+                results["welcomed"] += 1
+            except (OSError, AssertionError) as e:
+                results["failed"].append(repr(e))
+            time.sleep(0.003)
+
+    loop = threading.Thread(target=clients)
+    loop.start()
+    time.sleep(0.5)
+    s.systemctl("restart", "hellod-activated")
+    _restarted(s, "hellod-activated", pid)
+    time.sleep(0.5)
+    done.set()
+    loop.join(30)
+    assert not results["failed"], results["failed"][:5]
+    assert results["welcomed"] >= 200, results
+
+
+def test_journal_keeps_priorities():
+    s = system()
+    s.systemctl("stop", "hellod.socket", "hellod-activated")
+    s.systemctl("start", "hellod")
+    s.connect(PORT).close()
+    shipped = s.run("cat", CONF).stdout
+    # A broken file, signalled past ExecReload's check: hellod itself
+    # says the reload failed.
+    s.write(CONF, shipped + "\nmax_line = -5;\n")
+    s.systemctl("kill", "--kill-whom=main", "--signal=SIGHUP", "hellod")
+    s.wait_for("the failed reload in the journal", lambda: "reload failed"
+               in s.journal("-u", "hellod", "-p", "warning", "-o", "cat"))
+    s.write(CONF, shipped)
+    warnings = s.journal("-u", "hellod", "-p", "warning", "-o", "cat")
+    everything = s.journal("-u", "hellod", "-o", "cat")
+    assert "connection from" in everything, everything
+    assert "connection from" not in warnings, warnings
+    assert " ready (" not in warnings, warnings
+
+
+def _exposure(text):
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d)", text)
+    assert m, text
+    return m.group(1)
+
+
+def test_security_score_matches_the_offline_one():
+    s = system()
+    for unit in ("hellod.service", "hellod-activated.service"):
+        online = s.run("systemd-analyze", "security", "--no-pager", unit,
+                       check=False)
+        path = s.run("systemctl", "show", "-P", "FragmentPath",
+                     unit).stdout.strip()
+        offline = s.run("systemd-analyze", "security", "--no-pager",
+                        "--offline=true", path, check=False)
+        assert _exposure(online.stdout) == _exposure(offline.stdout), \
+            (unit, online.stdout[-300:], offline.stdout[-300:])
+
+
+def test_the_host_keeps_its_tmp_and_has_no_hellod_unit():
+    s = system()
+    s.shutdown()  # fails if the marker it left in the host's /tmp is gone
+    for d in ("/etc/systemd/system", "/lib/systemd/system",
+              "/run/systemd/system"):
+        found = [n for n in os.listdir(d) if n.startswith("hellod")] \
+            if os.path.isdir(d) else []
+        assert not found, (d, found)
+
+
+if __name__ == "__main__":
+    run(globals())
