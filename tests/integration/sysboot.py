@@ -16,6 +16,7 @@ Every wait is bounded.  Where the kernel refuses the namespaces, the tests
 are skipped with the reason; anywhere else a failure to boot is a failure.
 """
 
+import atexit
 import contextlib
 import ctypes
 import os
@@ -367,10 +368,36 @@ def _remove_cgroup(path):
             time.sleep(0.05)
 
 
-@contextlib.contextmanager
-def booted(trees=()):
-    s = Systemd(trees).boot()
-    try:
-        yield s
-    finally:
-        s.shutdown()
+def host_units():
+    """hellod's units where the host's systemd would find them: none may
+    appear there from a test."""
+    found = []
+    for d in ("/etc/systemd/system", "/run/systemd/system",
+              "/lib/systemd/system", "/usr/local/lib/systemd/system"):
+        if os.path.isdir(d):
+            found += [os.path.join(d, n) for n in os.listdir(d)
+                      if n.startswith("hellod")]
+    return found
+
+
+_shared = None
+_shared_error = None
+
+
+def shared(make_trees):
+    """The one booted systemd that a test module's tests share, in order:
+    booted by the first test that asks, with the trees make_trees()
+    returns, and shut down at exit if no test did it before.  A boot that
+    failed fails (or skips) every test that asks again."""
+    global _shared, _shared_error
+    if _shared_error:
+        raise _shared_error
+    if _shared is None:
+        try:
+            _shared = Systemd(make_trees())
+            atexit.register(_shared.shutdown)
+            _shared.boot()
+        except Exception as e:
+            _shared_error = e
+            raise
+    return _shared
