@@ -56,24 +56,26 @@ conn_deadline(const struct conn *c, enum conn_due *due)
 		}                              \
 	} while (0)
 	if (c->state == CONN_LINGERING) {
-		CONN_CONSIDER(true, c->lingering_ms + CONN_LINGER_MS,
+		CONN_CONSIDER(true, mono_after(c->lingering_ms, CONN_LINGER_MS),
 		    DUE_LINGER);
 		return best;
 	}
 	if (c->state == CONN_PROXY) {
 		CONN_CONSIDER(true,
-		    c->started_ms + conn_seconds(cfg->proxy_timeout),
+		    mono_after(c->started_ms, conn_seconds(cfg->proxy_timeout)),
 		    DUE_PROXY);
 		return best;
 	}
 	CONN_CONSIDER(buf_size(&c->out) > 0 && cfg->write_timeout > 0,
-	    c->progress_ms + conn_seconds(cfg->write_timeout), DUE_WRITE);
+	    mono_after(c->progress_ms, conn_seconds(cfg->write_timeout)),
+	    DUE_WRITE);
 	if (c->state == CONN_OPEN && !c->paused) {
 		CONN_CONSIDER(proto_has_fragment(&c->proto, &cfg->proto),
-		    c->input_ms + (uint64_t)cfg->fragment_delay_ms,
+		    mono_after(c->input_ms, (uint64_t)cfg->fragment_delay_ms),
 		    DUE_FRAGMENT);
 		CONN_CONSIDER(c->line_ms != 0 && cfg->line_timeout > 0,
-		    c->line_ms + conn_seconds(cfg->line_timeout), DUE_LINE);
+		    mono_after(c->line_ms, conn_seconds(cfg->line_timeout)),
+		    DUE_LINE);
 	}
 #undef CONN_CONSIDER
 	return best;
@@ -107,8 +109,8 @@ conn_idle_deadline(const struct conn *c)
 	if (c->cfg->idle_timeout == 0 || c->state == CONN_PROXY ||
 	    c->state == CONN_LINGERING)
 		return UINT64_MAX;
-	return conn_max(c->input_ms, c->progress_ms) +
-	    conn_seconds(c->cfg->idle_timeout);
+	return mono_after(conn_max(c->input_ms, c->progress_ms),
+	    conn_seconds(c->cfg->idle_timeout));
 }
 
 /*

@@ -148,7 +148,9 @@ server_on_stop_timeout(evutil_socket_t fd, short what, void *arg)
 void
 server_stop(struct server *srv)
 {
-	struct timeval tv = { srv->cfg->shutdown_timeout, 0 };
+	uint64_t lag = mono_lag_ms();
+	struct timeval tv = { srv->cfg->shutdown_timeout,
+		(suseconds_t)lag * 1000 };
 
 	if (srv->stopping)
 		return;
@@ -162,6 +164,12 @@ server_stop(struct server *srv)
 		event_base_loopbreak(srv->base);
 		return;
 	}
+	/*
+	 * libevent counts a timeout from the time it read when the loop
+	 * woke: read it afresh, and allow for its clock's lag, so the drain
+	 * gets its full time.
+	 */
+	event_base_update_cache_time(srv->base);
 	srv->ev_stop_timeout =
 	    evtimer_new(srv->base, server_on_stop_timeout, srv);
 	if (srv->ev_stop_timeout == NULL ||
