@@ -145,16 +145,22 @@ def test_stop_delivers_every_reply_and_the_goodbye():
     assert took < 10, took  # TimeoutStopSec is 15 s
 
 
+def _signalled_back(s, sig):
+    """Sends sig to hellod's main process, waits until systemd has a new
+    one serving, and returns the unit's journal."""
+    s.systemctl("restart", "hellod")
+    pid = s.main_pid("hellod")
+    s.systemctl("kill", "--kill-whom=main", "--signal=" + sig, "hellod")
+    _restarted(s, "hellod", pid)
+    s.connect(PORT).close()
+    return s.journal("-u", "hellod", "-o", "cat")
+
+
 def test_watchdog_restarts_a_stopped_process():
     s = system()
     s.drop_in("hellod.service", "watchdog", "[Service]\nWatchdogSec=2s\n")
     try:
-        s.systemctl("restart", "hellod")
-        pid = s.main_pid("hellod")
-        s.systemctl("kill", "--kill-whom=main", "--signal=SIGSTOP", "hellod")
-        _restarted(s, "hellod", pid)
-        s.connect(PORT).close()
-        log = s.journal("-u", "hellod", "-o", "cat")
+        log = _signalled_back(s, "SIGSTOP")
         assert "Watchdog timeout" in log, log
     finally:
         s.run("rm", "-r", "/etc/systemd/system/hellod.service.d")
@@ -162,13 +168,7 @@ def test_watchdog_restarts_a_stopped_process():
 
 
 def test_a_crashed_process_is_restarted_and_the_journal_says_why():
-    s = system()
-    s.systemctl("restart", "hellod")
-    pid = s.main_pid("hellod")
-    s.systemctl("kill", "--kill-whom=main", "--signal=SIGSEGV", "hellod")
-    _restarted(s, "hellod", pid)
-    s.connect(PORT).close()
-    log = s.journal("-u", "hellod", "-o", "cat")
+    log = _signalled_back(system(), "SIGSEGV")
     assert re.search(r"Main process exited, code=(killed|dumped), "
                      r"status=11/SEGV", log), log
     assert "Scheduled restart job" in log, log
