@@ -32,7 +32,8 @@ struct config {
 	int max_line;
 	int fragment_delay_ms;
 	int shutdown_timeout;
-	int workers; /* event-loop threads; 0: one per CPU */
+	int drain_grace_ms; /* quiet time before a stop's goodbye */
+	int workers;	    /* event-loop threads; 0: one per CPU */
 	int max_clients;
 	int max_clients_per_ip; /* 0: no limit */
 	int idle_timeout;	/* seconds; 0: never */

@@ -349,7 +349,10 @@ conn_track_line(struct conn *c, uint64_t lines_before)
 		c->line_ms = c->input_ms;
 }
 
-/* The shutdown's last step: the pending fragment, the goodbye, the close. */
+/*
+ * The drain's last step: the pending fragment, the goodbye, the close; the
+ * reason tells whether the client was served during the drain.
+ */
 static void
 conn_stop_now(struct conn *c)
 {
@@ -360,7 +363,8 @@ conn_stop_now(struct conn *c)
 		    &c->srv->outbuf);
 	if (conn_act(c, st) == 0)
 		conn_say_goodbye(c, conn_goodbye, sizeof(conn_goodbye) - 1,
-		    CLOSE_SHUTDOWN);
+		    c->proto.messages > c->stop_messages ? CLOSE_SHUTDOWN
+							 : CLOSE_SHUTDOWN_IDLE);
 }
 
 static void
@@ -398,8 +402,6 @@ conn_on_readable(struct conn *c)
 	uint64_t lines;
 	ssize_t n;
 
-	if (c->state == CONN_OPEN && c->stopping && c->stop_budget < want)
-		want = c->stop_budget;
 	n = recv(c->fd, c->srv->inbuf, want, 0);
 	if (n == 0) {
 		conn_on_eof(c);
@@ -429,12 +431,6 @@ conn_on_readable(struct conn *c)
 		    &c->srv->outbuf)) == -1)
 		return;
 	conn_track_line(c, lines);
-	if (c->stopping) {
-		c->stop_budget -= (size_t)n;
-		if (c->stop_budget == 0)
-			conn_stop_now(c);
-		return;
-	}
 	conn_schedule(c);
 }
 
@@ -509,6 +505,9 @@ conn_expire(struct conn *c, enum conn_due due)
 		return -1;
 	case DUE_PROXY:
 		conn_refuse_proxy(c, "no PROXY header in time");
+		return -1;
+	case DUE_DRAIN:
+		conn_stop_now(c);
 		return -1;
 	case DUE_NONE:
 		break;
@@ -598,7 +597,9 @@ conn_greet(struct conn *c, const char *early, size_t len)
 		return;
 	}
 	if (c->stopping) {
-		conn_stop_now(c); /* the server stopped while it waited */
+		/* The server stopped while it waited: its grace starts now. */
+		c->input_ms = mono_ms();
+		conn_reschedule(c);
 		return;
 	}
 	conn_schedule(c);
@@ -693,9 +694,13 @@ conn_accept(struct server *srv, int fd, const union net_addr *peer)
 }
 
 /*
- * Graceful shutdown: whatever the client sent before it (the bytes already
- * in the socket's receive buffer) is still answered, then the goodbye line
- * goes out and the connection closes once it is delivered.
+ * Graceful shutdown, the lame-duck drain: the client is served as usual,
+ * and told goodbye once it has been quiet for drain_grace_ms (a deadline
+ * of its own, DUE_DRAIN), so one that connected just before the stop, or
+ * is between two messages, gets its answers.  One quiet for longer than
+ * that already goes at once, so a stop with thousands of idle clients is
+ * quick.  Bytes already in the socket's receive buffer count as just
+ * sent.  shutdown_timeout ends the drain for everyone (server_stop()).
  */
 static void
 conn_stop(struct conn *c)
@@ -707,18 +712,22 @@ conn_stop(struct conn *c)
 		return;
 	}
 	if (c->state == CONN_PROXY) {
-		/* Greeted, then told goodbye, once its header arrives. */
+		/* Greeted and drained like the others once its header comes. */
 		c->stopping = true;
 		return;
 	}
 	if (c->state != CONN_OPEN || c->stopping)
 		return;
 	c->stopping = true;
-	if (ioctl(c->fd, FIONREAD, &queued) == -1 || queued <= 0) {
+	c->stop_messages = c->proto.messages;
+	if (ioctl(c->fd, FIONREAD, &queued) == 0 && queued > 0)
+		c->input_ms = mono_ms();
+	else if (mono_after(c->input_ms, (uint64_t)c->cfg->drain_grace_ms) <=
+	    mono_ms()) {
 		conn_stop_now(c);
 		return;
 	}
-	c->stop_budget = (size_t)queued;
+	conn_reschedule(c);
 }
 
 void

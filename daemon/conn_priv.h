@@ -36,6 +36,7 @@ enum conn_due {
 	DUE_WRITE,
 	DUE_LINGER,
 	DUE_PROXY, /* no PROXY header in time */
+	DUE_DRAIN, /* stopping: quiet for drain_grace_ms */
 };
 
 /* One client connection; see conn.c for the message path. */
@@ -46,11 +47,11 @@ struct conn {
 	enum conn_state state;
 	enum close_reason reason; /* why it is closing */
 	bool peer_eof;
-	bool ip_counted;    /* the peer counts toward max_clients_per_ip */
-	bool paused;	    /* backpressure: replies wait, reading stops */
-	bool stopping;	    /* server shutdown: finish what was sent */
-	size_t stop_budget; /* bytes queued before the shutdown */
-	short events;	    /* what ev_io is registered for */
+	bool ip_counted;	/* the peer counts toward max_clients_per_ip */
+	bool paused;		/* backpressure: replies wait, reading stops */
+	bool stopping;		/* server shutdown: the drain (conn_stop()) */
+	uint64_t stop_messages; /* messages answered before the shutdown */
+	short events;		/* what ev_io is registered for */
 	uint64_t started_ms;
 	uint64_t input_ms;    /* last byte received */
 	uint64_t progress_ms; /* last byte sent */

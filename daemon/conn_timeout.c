@@ -66,6 +66,8 @@ conn_deadline(const struct conn *c, enum conn_due *due)
 		    DUE_PROXY);
 		return best;
 	}
+	CONN_CONSIDER(c->stopping && c->state == CONN_OPEN,
+	    mono_after(c->input_ms, (uint64_t)cfg->drain_grace_ms), DUE_DRAIN);
 	CONN_CONSIDER(buf_size(&c->out) > 0 && cfg->write_timeout > 0,
 	    mono_after(c->progress_ms, conn_seconds(cfg->write_timeout)),
 	    DUE_WRITE);

@@ -224,6 +224,7 @@ serve(struct config *cfg, const struct options *opt)
 		snprintf(err, sizeof(err), "event loop failed");
 		goto done;
 	}
+	master_log_drain(m);
 	master_free(m);
 	m = NULL;
 	log_info("stopped");

@@ -400,6 +400,22 @@ master_snapshot(void *arg, struct metrics_snapshot *s)
 	s->draining = m->stopping;
 }
 
+/* How the drain went, once it is over: only a stop closes for these. */
+void
+master_log_drain(struct master *m)
+{
+	struct metrics_snapshot s;
+
+	if (!m->stopping)
+		return;
+	master_snapshot(m, &s);
+	log_info("drained: %llu clients served during the drain, %llu "
+		 "dismissed idle, %llu cut at shutdown_timeout",
+	    (unsigned long long)s.closed[CLOSE_SHUTDOWN],
+	    (unsigned long long)s.closed[CLOSE_SHUTDOWN_IDLE],
+	    (unsigned long long)s.closed[CLOSE_SHUTDOWN_TIMEOUT]);
+}
+
 /* SIGUSR1: the metrics as one log line. */
 void
 master_log_stats(struct master *m)

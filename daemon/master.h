@@ -21,6 +21,7 @@ int master_start(struct master *m, char *err, size_t errlen);
 void master_reload(struct master *m);
 void master_stop(struct master *m);
 void master_log_stats(struct master *m);
+void master_log_drain(struct master *m);
 void master_free(struct master *m);
 
 #endif

@@ -137,7 +137,7 @@ server_on_stop_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_warnx("shutdown timeout: closing %zu clients that did not finish",
 	    srv->nconns);
-	conn_close_all(&srv->conns, CLOSE_SHUTDOWN);
+	conn_close_all(&srv->conns, CLOSE_SHUTDOWN_TIMEOUT);
 }
 
 /*

@@ -10,6 +10,8 @@ static const char *const stats_close_names[CLOSE_REASONS] = {
 	[CLOSE_INTERRUPT] = "interrupt",
 	[CLOSE_ERROR] = "error",
 	[CLOSE_SHUTDOWN] = "shutdown",
+	[CLOSE_SHUTDOWN_IDLE] = "shutdown_idle",
+	[CLOSE_SHUTDOWN_TIMEOUT] = "shutdown_timeout",
 };
 
 static const char *const stats_reject_names[REJECT_REASONS] = {

@@ -27,7 +27,9 @@ enum close_reason {
 	CLOSE_WRITE_TIMEOUT, /* write_timeout: replies could not move */
 	CLOSE_INTERRUPT,     /* telnet interrupt (Ctrl-C) */
 	CLOSE_ERROR,	     /* reset, socket error, out of memory */
-	CLOSE_SHUTDOWN,	     /* the server is stopping */
+	CLOSE_SHUTDOWN,	     /* stopping: goodbye after serving in the drain */
+	CLOSE_SHUTDOWN_IDLE, /* stopping: goodbye, nothing said in the drain */
+	CLOSE_SHUTDOWN_TIMEOUT, /* stopping: cut at shutdown_timeout */
 	CLOSE_REASONS,
 };
 

@@ -69,6 +69,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg->max_line, 1024);
 	ck_assert_int_eq(cfg->fragment_delay_ms, 100);
 	ck_assert_int_eq(cfg->shutdown_timeout, 10);
+	ck_assert_int_eq(cfg->drain_grace_ms, 1500);
 	ck_assert_int_eq(cfg->max_clients, 10000);
 	ck_assert_int_eq(cfg->max_clients_per_ip, 0);
 	ck_assert_int_eq(cfg->idle_timeout, 300);
@@ -94,6 +95,7 @@ START_TEST(test_every_key)
 				  "max_line = 0x10;\n"
 				  "fragment_delay_ms = 250;\n"
 				  "shutdown_timeout = 3600;\n"
+				  "drain_grace_ms = 0;\n"
 				  "framing = \"raw\";\n"
 				  "log_level = \"debug\";\n"
 				  "welcome = \"Hi there\";\n"
@@ -108,6 +110,7 @@ START_TEST(test_every_key)
 	ck_assert_int_eq(cfg->max_line, 16);
 	ck_assert_int_eq(cfg->fragment_delay_ms, 250);
 	ck_assert_int_eq(cfg->shutdown_timeout, 3600);
+	ck_assert_int_eq(cfg->drain_grace_ms, 0);
 	ck_assert_int_eq(cfg->proto.framing, PROTO_FRAMING_RAW);
 	ck_assert_int_eq(cfg->log_level, LOG_LEVEL_DEBUG);
 	ck_assert_str_eq(cfg->welcome_line, "Hi there\r\n");
@@ -218,6 +221,8 @@ static const struct {
 	{ "max_line = 0;\n", "1: max_line: 0 is out of range (1 to 1048576)" },
 	{ "shutdown_timeout = 1.5;\n",
 	    "1: shutdown_timeout: expected an integer, got a float" },
+	{ "drain_grace_ms = -1;\n",
+	    "1: drain_grace_ms: -1 is out of range (0 to 3600000)" },
 	{ "fragment_delay_ms = true;\n",
 	    "1: fragment_delay_ms: expected an integer, got a boolean" },
 	{ "port = 1;\ncolour = \"red\";\n", "2: colour: unknown key" },
