@@ -95,15 +95,29 @@ def test_promtool_accepts_the_metrics():
 def test_healthz_says_503_while_draining():
     mport = free_port()
     d = Hellod('metrics_bind = "127.0.0.1:%d";\nshutdown_timeout = 3;\n'
-               % mport)
+               'drain_grace_ms = 300;\n' % mport)
     assert _get(mport, "/healthz") == (200, "ok\n")
+    idle = d.connect()
     c = d.connect()
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     c.send(b"y\n" * 100000)  # replies it never reads keep hellod draining
+    time.sleep(0.4)  # both quiet for longer than the grace
     d.signal(signal.SIGTERM)
     d.wait_log(r"shutting down")
     assert _get(mport, "/healthz") == (503, "draining\n")
+    # The drain's closes are told apart: this one said nothing in it.
+    idle.expect(b"Server shutting down, goodbye\r\n")
+    idle.expect_eof()
+    idle.close()
+    key = 'hellod_connections_closed_total{reason="shutdown_idle"}'
+    deadline = time.monotonic() + 2
+    while _samples(_get(mport, "/metrics")[1]).get(key) != 1:
+        assert time.monotonic() < deadline, _get(mport, "/metrics")[1]
+        time.sleep(0.05)
     assert d.wait(timeout=6) == 0
+    # The flooding client goes idle too, or is cut if it is still stuck.
+    d.wait_log(r"drained: 0 clients served during the drain, (2 dismissed "
+               r"idle, 0|1 dismissed idle, 1) cut at shutdown_timeout$")
 
 
 def test_reload_says_what_waits_for_a_restart():
