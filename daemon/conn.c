@@ -112,6 +112,8 @@ conn_close(struct conn *c, enum close_reason reason)
 {
 	conn_log_close(c, reason);
 	STATS_ADD(c->srv->stats.closed[reason], 1);
+	if (c->stopping && c->proto.messages > c->stop_messages)
+		STATS_ADD(c->srv->stats.drain_served, 1);
 	conn_count_messages(c);
 	conn_free(c);
 }

@@ -400,18 +400,24 @@ master_snapshot(void *arg, struct metrics_snapshot *s)
 	s->draining = m->stopping;
 }
 
-/* How the drain went, once it is over: only a stop closes for these. */
+/*
+ * How the drain went, once it is over: the clients answered during it,
+ * however they left, and those the drain itself closed.
+ */
 void
 master_log_drain(struct master *m)
 {
 	struct metrics_snapshot s;
+	uint64_t served = 0;
 
 	if (!m->stopping)
 		return;
 	master_snapshot(m, &s);
+	for (size_t i = 0; i < m->nworkers; i++)
+		served += STATS_GET(worker_stats(m->workers[i])->drain_served);
 	log_info("drained: %llu clients served during the drain, %llu "
 		 "dismissed idle, %llu cut at shutdown_timeout",
-	    (unsigned long long)s.closed[CLOSE_SHUTDOWN],
+	    (unsigned long long)served,
 	    (unsigned long long)s.closed[CLOSE_SHUTDOWN_IDLE],
 	    (unsigned long long)s.closed[CLOSE_SHUTDOWN_TIMEOUT]);
 }

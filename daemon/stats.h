@@ -49,6 +49,7 @@ struct stats {
 	stat_t messages;
 	stat_t bytes_in;
 	stat_t bytes_out;
+	stat_t drain_served; /* clients that sent a message during a drain */
 };
 
 const char *stats_close_name(enum close_reason reason);

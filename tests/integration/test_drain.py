@@ -109,7 +109,7 @@ def test_a_client_that_never_falls_quiet_is_cut_at_shutdown_timeout():
     assert 2.0 <= ended < 2.0 + 0.5 * SLOWDOWN, ended
     assert d.wait() == 0
     d.wait_log(r"reason=shutdown_timeout$")
-    _drained(d, 0, 0, 1)
+    _drained(d, 1, 0, 1)  # served, then cut
 
 
 if __name__ == "__main__":
