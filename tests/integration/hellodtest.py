@@ -6,6 +6,7 @@ starts is stopped when the test ends, and dies with the test runner if the
 runner itself dies (PR_SET_PDEATHSIG).
 """
 
+import atexit
 import ctypes
 import fcntl
 import os
@@ -61,6 +62,7 @@ class Hellod:
         self.lines = []
         self.ports = {}
         self._cond = threading.Condition()
+        _running.append(self)  # its folder goes at the end, started or not
         if start:
             self.start()
 
@@ -83,7 +85,6 @@ class Hellod:
             WRAPPER + [HELLOD, "-c", self.conf_path] + self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, env=env, preexec_fn=self._preexec)
-        _running.append(self)
         threading.Thread(target=self._read_log, daemon=True).start()
         if ready:
             self.wait_log(r"info: hellod \S+ ready", timeout=TIMEOUT * SLOWDOWN)
@@ -151,6 +152,20 @@ class Hellod:
     def fd_count(self):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))
 
+    def settled_fd_count(self, want, timeout=TIMEOUT):
+        """The descriptor count once it has stayed put for 0.3 s (or at
+        the timeout): connections still queued for accept come and go."""
+        deadline = time.monotonic() + timeout
+        seen, since = self.fd_count(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = self.fd_count()
+            if now != seen:
+                seen, since = now, time.monotonic()
+            elif now == want and time.monotonic() - since >= 0.3:
+                break
+        return seen
+
     def cpu_seconds(self):
         with open("/proc/%d/stat" % self.proc.pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -190,6 +205,13 @@ class Hellod:
                 code = -signal.SIGKILL
         shutil.rmtree(self.dir, ignore_errors=True)
         return code
+
+
+def scratch_dir(prefix="hellod-test-"):
+    """A temporary folder of the test's own, removed when the run ends."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 def run_hellod(*args, timeout=TIMEOUT, cwd=None):

@@ -7,7 +7,8 @@ import socket
 import tempfile
 import time
 
-from hellodtest import Client, TIMEOUT, free_port, run_hellod, run
+from hellodtest import (Client, TIMEOUT, free_port, run_hellod, run,
+                        scratch_dir)
 
 
 def _daemon_pid(conf_path):
@@ -39,7 +40,7 @@ def _write(path, text):
 
 
 def test_d_detaches_serves_and_reloads():
-    folder = tempfile.mkdtemp(prefix="hellod-test-")
+    folder = scratch_dir("hellod-test-")
     name = "daemon-%d.conf" % os.getpid()
     port = free_port()
     _write(os.path.join(folder, name),

@@ -11,19 +11,18 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 from hellodtest import (Client, Hellod, TIMEOUT, _die_with_parent, _libc,
-                        free_port, run)
+                        _stop_all, free_port, run, scratch_dir)
 
 PROXIED = 'proxy_protocol = true;\nproxy_trusted = ["127.0.0.0/8"];\n'
 
 
 def _haproxy(front, backends):
     """HAProxy in the foreground, TCP mode, PROXY v2 to each backend."""
-    folder = tempfile.mkdtemp(prefix="hellod-haproxy-")
+    folder = scratch_dir("hellod-haproxy-")
     cfg = os.path.join(folder, "haproxy.cfg")
     servers = "".join(
         "    server h%d 127.0.0.1:%d send-proxy-v2\n" % (i, p)
@@ -268,6 +267,9 @@ def test_reuse_port_rolling_restart_refuses_nothing():
 if __name__ == "__main__":
     if sys.argv[1:] == [NETNS]:
         _netns_setup()
-        _rolling_restart()
+        try:
+            _rolling_restart()
+        finally:
+            _stop_all()
         sys.exit(0)
     run(globals())

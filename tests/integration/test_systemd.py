@@ -12,7 +12,7 @@ import time
 import urllib.request
 
 from hellodtest import (Client, HELLOD, Hellod, TIMEOUT, free_port,
-                        run_hellod, run)
+                        run_hellod, run, scratch_dir)
 
 
 class NotifySocket:
@@ -25,7 +25,7 @@ class NotifySocket:
             self.sock.bind("\0" + name)
             self.env = "@" + name
         else:
-            self.dir = tempfile.mkdtemp(prefix="hellod-notify-")
+            self.dir = scratch_dir("hellod-notify-")
             self.env = os.path.join(self.dir, "notify")
             self.sock.bind(self.env)
 
@@ -124,7 +124,7 @@ def test_watchdog_for_another_pid_is_not_ours():
 
 def _activate(ports, names, conf_port):
     """hellod under systemd-socket-activate, serving the given ports."""
-    folder = tempfile.mkdtemp(prefix="hellod-test-")
+    folder = scratch_dir("hellod-test-")
     conf = os.path.join(folder, "hellod.conf")
     with open(conf, "w") as f:
         f.write('port = %d;\nbind = ["127.0.0.1"];\n' % conf_port)
@@ -260,7 +260,7 @@ def test_root_without_user_warns():
 
 
 def test_d_with_pidfile():
-    folder = tempfile.mkdtemp(prefix="hellod-test-")
+    folder = scratch_dir("hellod-test-")
     pidfile = os.path.join(folder, "hellod.pid")
     conf = os.path.join(folder, "hellod.conf")
     port = free_port()
