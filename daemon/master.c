@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "activation.h"
+#include "listen_set.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -23,13 +23,9 @@
 struct master {
 	struct event_base *base;
 	struct config *cfg;
-	int port_override; /* -1 when the command line gave none */
-	bool activated;	   /* serving passed sockets: bind and port unused */
 	bool stopping;
 	struct shared *shared;
-	/* The bound sockets; the workers accept on copies of them. */
-	struct listener **listeners;
-	size_t nlisteners;
+	struct listen_set *lset; /* the workers accept on copies of these */
 	struct worker **workers;
 	size_t nworkers;
 	struct event *ev_status;   /* STATUS= to the service manager */
@@ -66,7 +62,9 @@ master_new(struct event_base *base, struct config *cfg, int port_override,
 
 	if (m == NULL)
 		return NULL;
-	if ((m->shared = shared_new(fd_room)) == NULL) {
+	if ((m->shared = shared_new(fd_room)) == NULL ||
+	    (m->lset = listen_set_new(port_override)) == NULL) {
+		shared_free(m->shared);
 		free(m);
 		return NULL;
 	}
@@ -74,195 +72,15 @@ master_new(struct event_base *base, struct config *cfg, int port_override,
 	m->cfg = config_ref(cfg);
 	m->metrics_fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &m->started);
-	m->port_override = port_override;
 	master_check_fd_room(m, cfg);
 	return m;
-}
-
-static int
-master_port(const struct master *m, const struct config *cfg)
-{
-	return m->port_override >= 0 ? m->port_override : cfg->port;
-}
-
-/* The index of an old listener that can serve this address, or nold. */
-static size_t
-master_find_listener(struct listener **old, size_t nold,
-    const union net_addr *addr, int port)
-{
-	size_t i;
-
-	for (i = 0; i < nold; i++)
-		if (old[i] != NULL &&
-		    net_same_host(listener_addr(old[i]), addr) &&
-		    (port == 0 || net_port(listener_addr(old[i])) == port))
-			break;
-	return i;
-}
-
-/* Puts listeners back where they came from, or closes the new ones. */
-static void
-master_undo_listeners(struct listener **set, size_t n, struct listener **old,
-    const size_t *origin, size_t nold)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (origin[i] < nold)
-			old[origin[i]] = set[i];
-		else
-			listener_free(set[i]);
-	}
-}
-
-static bool
-master_may_skip(const struct config *cfg, int err)
-{
-	return cfg->bind_is_default &&
-	    (err == EADDRNOTAVAIL || err == EAFNOSUPPORT);
-}
-
-/*
- * Builds the listener set for cfg, keeping the old listeners whose address
- * stays, so a reload never closes a socket it would reopen.  With port 0,
- * the first socket's kernel-chosen port is used for every address.  On
- * failure the old set is left as it was.
- */
-static int
-master_open_listeners(struct master *m, const struct config *cfg,
-    struct listener **old, size_t nold, struct listener ***setp, size_t *np,
-    char *err, size_t errlen)
-{
-	size_t count = cfg->bind.count, n = 0;
-	struct listener **set = calloc(count, sizeof(*set));
-	size_t *origin = calloc(count, sizeof(*origin));
-	int port = master_port(m, cfg);
-
-	if (set == NULL || origin == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	for (size_t i = 0; i < count; i++) {
-		const char *host = cfg->bind.items[i];
-		union net_addr addr;
-		if (n > 0 && port == 0)
-			port = net_port(listener_addr(set[0]));
-		if (net_resolve(host, port, &addr) == -1) {
-			snprintf(err, errlen, "cannot resolve '%s'", host);
-			goto fail;
-		}
-		struct listener *l = NULL;
-		origin[n] = master_find_listener(old, nold, &addr, port);
-		if (origin[n] < nold) {
-			l = old[origin[n]];
-			old[origin[n]] = NULL;
-			listener_set_backlog(l, cfg->backlog);
-		} else {
-			l = listener_open(&addr, cfg->backlog, cfg->reuse_port,
-			    err, errlen);
-			if (l == NULL && master_may_skip(cfg, errno)) {
-				log_warnx("skipping default address: %s", err);
-				continue;
-			}
-			if (l == NULL)
-				goto fail;
-		}
-		set[n++] = l;
-	}
-	if (n == 0) {
-		snprintf(err, errlen, "no address to listen on");
-		goto fail;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (origin[i] == nold)
-			log_info("listening on %s", listener_name(set[i]));
-	free(origin);
-	*setp = set;
-	*np = n;
-	return 0;
-fail:
-	if (set != NULL && origin != NULL)
-		master_undo_listeners(set, n, old, origin, nold);
-	free(set);
-	free(origin);
-	return -1;
-}
-
-static void
-master_close_listeners(struct listener **set, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (set[i] == NULL)
-			continue;
-		log_info("stopped listening on %s", listener_name(set[i]));
-		listener_free(set[i]);
-	}
-}
-
-/*
- * Serves the sockets a service manager passed instead of binding any.  A
- * socket named "metrics" is for the metrics endpoint, never for greetings.
- */
-static int
-master_adopt(struct master *m, struct activation_socket *socks, size_t n,
-    char *err, size_t errlen)
-{
-	if ((m->listeners = calloc(n, sizeof(*m->listeners))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(socks[i].name, "metrics") == 0 &&
-		    m->metrics_fd == -1) {
-			m->metrics_fd = socks[i].fd;
-			continue;
-		}
-		struct listener *l = listener_adopt(socks[i].fd, err, errlen);
-		if (l == NULL) {
-			for (size_t j = i + 1; j < n; j++)
-				close(socks[j].fd);
-			return -1;
-		}
-		m->listeners[m->nlisteners++] = l;
-		log_info("serving passed socket '%s' on %s", socks[i].name,
-		    listener_name(l));
-	}
-	if (m->nlisteners == 0) {
-		snprintf(err, errlen,
-		    "no greeting socket among the passed ones");
-		return -1;
-	}
-	m->activated = true;
-	return 0;
 }
 
 /* Listens where the config says, or on the sockets passed to hellod. */
 int
 master_listen(struct master *m, char *err, size_t errlen)
 {
-	struct activation_socket *socks;
-	size_t n;
-	int rc;
-
-	if (activation_take(&socks, &n, err, errlen) == -1)
-		return -1;
-	if (n == 0)
-		return master_open_listeners(m, m->cfg, NULL, 0, &m->listeners,
-		    &m->nlisteners, err, errlen);
-	rc = master_adopt(m, socks, n, err, errlen);
-	free(socks);
-	return rc;
-}
-
-/* The descriptors of the bound sockets, for the workers to copy. */
-static int *
-master_fds(const struct master *m)
-{
-	int *fds = calloc(m->nlisteners + 1, sizeof(*fds));
-
-	if (fds == NULL)
-		return NULL;
-	for (size_t i = 0; i < m->nlisteners; i++)
-		fds[i] = listener_fd(m->listeners[i]);
-	return fds;
+	return listen_set_open(m->lset, m->cfg, &m->metrics_fd, err, errlen);
 }
 
 /* Often enough that a turning loop always looks fresh to the watchdog. */
@@ -296,7 +114,7 @@ static int
 master_start_workers(struct master *m, char *err, size_t errlen)
 {
 	size_t n = master_worker_count(m->cfg);
-	int *fds = master_fds(m);
+	int *fds = listen_set_fds(m->lset);
 	sigset_t all, saved;
 	int rc = 0;
 
@@ -310,7 +128,7 @@ master_start_workers(struct master *m, char *err, size_t errlen)
 	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		m->workers[i] = worker_start(m->shared, m->cfg, fds,
-		    m->nlisteners, n == 1 ? m->base : NULL,
+		    listen_set_count(m->lset), n == 1 ? m->base : NULL,
 		    master_heartbeat_usec(m), err, errlen);
 		if (m->workers[i] == NULL)
 			rc = -1;
@@ -393,7 +211,7 @@ master_snapshot(void *arg, struct metrics_snapshot *s)
 	s->active = atomic_load(&m->shared->clients);
 	s->reloads_ok = m->reloads_ok;
 	s->reloads_failed = m->reloads_failed;
-	s->listeners = m->nlisteners;
+	s->listeners = listen_set_count(m->lset);
 	s->workers = m->nworkers;
 	s->uptime_seconds = (double)(now.tv_sec - m->started.tv_sec) +
 	    (double)(now.tv_nsec - m->started.tv_nsec) / 1e9;
@@ -501,39 +319,19 @@ master_start(struct master *m, char *err, size_t errlen)
 	return 0;
 }
 
-/* Rebinds for a new config; passed sockets stay what they are. */
-static int
-master_rebind(struct master *m, const struct config *cfg, char *err,
-    size_t errlen)
-{
-	struct listener **set, **old = m->listeners;
-	size_t n, nold = m->nlisteners;
-
-	if (m->activated)
-		return 0;
-	if (master_open_listeners(m, cfg, old, nold, &set, &n, err, errlen) ==
-	    -1)
-		return -1;
-	/* old now holds only the listeners the new set does not keep. */
-	master_close_listeners(old, nold);
-	free(old);
-	m->listeners = set;
-	m->nlisteners = n;
-	return 0;
-}
-
 /* Hands the config and the sockets to every worker. */
 static void
 master_publish(struct master *m)
 {
-	int *fds = master_fds(m);
+	int *fds = listen_set_fds(m->lset);
 
 	if (fds == NULL) {
 		log_error("out of memory: the workers keep their sockets");
 		return;
 	}
 	for (size_t i = 0; i < m->nworkers; i++)
-		worker_post(m->workers[i], m->cfg, fds, m->nlisteners);
+		worker_post(m->workers[i], m->cfg, fds,
+		    listen_set_count(m->lset));
 	for (size_t i = 0; i < m->nworkers; i++)
 		worker_wait(m->workers[i]);
 	free(fds);
@@ -578,7 +376,7 @@ master_reload(struct master *m)
 	log_info("reloading %s", m->cfg->path);
 	notify_reloading();
 	if ((cfg = config_load(m->cfg->path, err, sizeof(err))) == NULL ||
-	    master_rebind(m, cfg, err, sizeof(err)) == -1) {
+	    listen_set_rebind(m->lset, cfg, err, sizeof(err)) == -1) {
 		log_error("reload failed, keeping the running configuration: "
 			  "%s",
 		    err);
@@ -632,10 +430,7 @@ master_stop(struct master *m)
 	 * connects in between would be reset when the socket goes, not
 	 * served.
 	 */
-	master_close_listeners(m->listeners, m->nlisteners);
-	free(m->listeners);
-	m->listeners = NULL;
-	m->nlisteners = 0;
+	listen_set_close(m->lset);
 	for (size_t i = 0; i < m->nworkers; i++)
 		worker_stop(m->workers[i]);
 	if (master_add_timer(m, &m->ev_drained, 20000, master_on_drained) == -1)
@@ -650,8 +445,7 @@ master_free(struct master *m)
 	for (size_t i = 0; i < m->nworkers; i++)
 		worker_free(m->workers[i]);
 	free(m->workers);
-	master_close_listeners(m->listeners, m->nlisteners);
-	free(m->listeners);
+	listen_set_free(m->lset);
 	if (m->ev_status != NULL)
 		event_free(m->ev_status);
 	if (m->ev_watchdog != NULL)
