@@ -2,7 +2,6 @@
 real client over TCP and the test asserts what that client and the others
 see, and what it costs the server."""
 
-import os
 import re
 import resource
 import socket

@@ -5,7 +5,6 @@ reuse_port through a rolling restart."""
 import ctypes
 import fcntl
 import os
-import re
 import signal
 import socket
 import struct

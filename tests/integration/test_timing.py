@@ -3,7 +3,6 @@ from the event it counts from to what hellod then does, over several
 clients whose deadlines fall at different points of the server's clock
 tick.  A deadline may be late by its documented slack, never early."""
 
-import socket
 import threading
 import time
 
