@@ -112,7 +112,7 @@ conn_close(struct conn *c, enum close_reason reason)
 {
 	conn_log_close(c, reason);
 	STATS_ADD(c->srv->stats.closed[reason], 1);
-	if (c->stopping && c->proto.messages > c->stop_messages)
+	if (conn_served_in_drain(c))
 		STATS_ADD(c->srv->stats.drain_served, 1);
 	conn_count_messages(c);
 	conn_free(c);
@@ -365,8 +365,8 @@ conn_stop_now(struct conn *c)
 		    &c->srv->outbuf);
 	if (conn_act(c, st) == 0)
 		conn_say_goodbye(c, conn_goodbye, sizeof(conn_goodbye) - 1,
-		    c->proto.messages > c->stop_messages ? CLOSE_SHUTDOWN
-							 : CLOSE_SHUTDOWN_IDLE);
+		    conn_served_in_drain(c) ? CLOSE_SHUTDOWN
+					    : CLOSE_SHUTDOWN_IDLE);
 }
 
 static void
@@ -724,8 +724,7 @@ conn_stop(struct conn *c)
 	c->stop_messages = c->proto.messages;
 	if (ioctl(c->fd, FIONREAD, &queued) == 0 && queued > 0)
 		c->input_ms = mono_ms();
-	else if (mono_after(c->input_ms, (uint64_t)c->cfg->drain_grace_ms) <=
-	    mono_ms()) {
+	else if (conn_drain_deadline(c) <= mono_ms()) {
 		conn_stop_now(c);
 		return;
 	}

@@ -74,9 +74,17 @@ void conn_reschedule(struct conn *c);
 void conn_set_timeout(struct conn *c, uint64_t at);
 void conn_on_timeout(struct conn *c);
 uint64_t conn_idle_deadline(const struct conn *c);
+uint64_t conn_drain_deadline(const struct conn *c);
 
 /* conn.c */
 int conn_expire(struct conn *c, enum conn_due due);
+
+/* Whether the client had a message answered since the shutdown began. */
+static inline bool
+conn_served_in_drain(const struct conn *c)
+{
+	return c->stopping && c->proto.messages > c->stop_messages;
+}
 
 /*
  * Brings the connection's timeout up to date with its state; inline for

@@ -67,7 +67,7 @@ conn_deadline(const struct conn *c, enum conn_due *due)
 		return best;
 	}
 	CONN_CONSIDER(c->stopping && c->state == CONN_OPEN,
-	    mono_after(c->input_ms, (uint64_t)cfg->drain_grace_ms), DUE_DRAIN);
+	    conn_drain_deadline(c), DUE_DRAIN);
 	CONN_CONSIDER(buf_size(&c->out) > 0 && cfg->write_timeout > 0,
 	    mono_after(c->progress_ms, conn_seconds(cfg->write_timeout)),
 	    DUE_WRITE);
@@ -113,6 +113,13 @@ conn_idle_deadline(const struct conn *c)
 		return UINT64_MAX;
 	return mono_after(conn_max(c->input_ms, c->progress_ms),
 	    conn_seconds(c->cfg->idle_timeout));
+}
+
+/* When a stopping client that stays quiet is told goodbye. */
+uint64_t
+conn_drain_deadline(const struct conn *c)
+{
+	return mono_after(c->input_ms, (uint64_t)c->cfg->drain_grace_ms);
 }
 
 /*
