@@ -1,462 +1,119 @@
-#include "conn_priv.h"
+/*
+ * A connection's life around the message path: accept, the PROXY header,
+ * the greeting, deadlines acted on, the drain; and what the loop does for
+ * all its connections at once (the idle timer, stop, close).
+ */
+#include "conn_state.h"
 
-#include <errno.h>
-#include <event2/event_struct.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cidr.h"
 #include "log.h"
-#include "mono.h"
-#include "proto.h"
 #include "proxy.h"
-#include "server.h"
 #include "shared.h"
 
-/*
- * The message path, and why it looks the way it does: a read event does
- * one recv() into the loop's shared input buffer, the protocol appends every
- * reply it produces to the loop's shared output buffer, and one send()
- * delivers them all.  Only what the socket cannot take right away is copied
- * into the connection's own buffer, and only then is EV_WRITE enabled.  An
- * idle connection therefore owns no buffer memory, and a request costs one
- * recv() and one send().
- */
+/* The least time between two passes for idle connections. */
+#define CONN_IDLE_TICK_MS 250
 
 static const char conn_goodbye[] = "Server shutting down, goodbye\r\n";
-static const char conn_interrupted[] = "Interrupted, goodbye\r\n";
+static const char conn_busy[] = "Error: server busy, try again later\r\n";
 
-static void conn_on_io(evutil_socket_t fd, short what, void *arg);
-static void conn_on_header(struct conn *c, size_t n);
+static void conn_on_idle(evutil_socket_t fd, short what, void *arg);
 
-/* Adds the messages answered since the last call to the server's count. */
-static void
-conn_count_messages(struct conn *c)
+static struct conn_home *
+conn_home_new(struct conn_loop *loop, struct config *cfg)
 {
-	STATS_ADD(c->srv->stats.messages, c->proto.messages - c->counted);
-	c->counted = c->proto.messages;
+	struct conn_home *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	h->loop = loop;
+	h->cfg = config_ref(cfg);
+	h->refs = 1;
+	return h;
 }
 
-/* One line per connection, with the fields operators filter on. */
-static void
-conn_log_close(const struct conn *c, enum close_reason reason)
+struct conn_loop *
+conn_loop_new(struct event_base *base, struct shared *sh, struct stats *stats,
+    struct config *cfg, conn_drained_fn drained, void *arg)
 {
-	char host[NET_ADDRSTRLEN], port[8], duration[32], messages[24],
-	    bytes_in[24], bytes_out[24];
-	uint64_t ms = mono_ms() - c->started_ms;
-	const struct log_field fields[] = {
-		{ "addr", net_host(&c->peer, host, sizeof(host)), false },
-		{ "port", port, true },
-		{ "duration", duration, true },
-		{ "messages", messages, true },
-		{ "bytes_in", bytes_in, true },
-		{ "bytes_out", bytes_out, true },
-		{ "reason", stats_close_name(reason), false },
-	};
+	struct conn_loop *loop = calloc(1, sizeof(*loop));
 
-	if (!log_is_enabled(LOG_LEVEL_INFO))
+	if (loop == NULL)
+		return NULL;
+	loop->base = base;
+	loop->shared = sh;
+	loop->stats = stats;
+	loop->drained = drained;
+	loop->drained_arg = arg;
+	if ((loop->pool = pool_new(sizeof(struct conn))) == NULL ||
+	    (loop->home = conn_home_new(loop, cfg)) == NULL ||
+	    (loop->ev_idle = evtimer_new(base, conn_on_idle, loop)) == NULL) {
+		conn_loop_free(loop);
+		return NULL;
+	}
+	return loop;
+}
+
+void
+conn_loop_free(struct conn_loop *loop)
+{
+	if (loop == NULL)
 		return;
-	snprintf(port, sizeof(port), "%d", net_port(&c->peer));
-	snprintf(duration, sizeof(duration), "%llu.%03llu",
-	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
-	snprintf(messages, sizeof(messages), "%llu",
-	    (unsigned long long)c->proto.messages);
-	snprintf(bytes_in, sizeof(bytes_in), "%llu",
-	    (unsigned long long)c->bytes_in);
-	snprintf(bytes_out, sizeof(bytes_out), "%llu",
-	    (unsigned long long)c->bytes_out);
-	log_event(LOG_LEVEL_INFO, "close", fields,
-	    sizeof(fields) / sizeof(fields[0]));
+	if (loop->pool != NULL)
+		conn_close_all(loop, CLOSE_SHUTDOWN);
+	if (loop->ev_idle != NULL)
+		event_free(loop->ev_idle);
+	conn_home_put(loop->home);
+	pool_free(loop->pool);
+	buf_release(&loop->outbuf);
+	free(loop);
 }
 
-/* Backpressure comes and goes: worth seeing when tuning max_output. */
-static void
-conn_debug(const struct conn *c, const char *what, size_t bytes)
+/* New connections start with cfg; open ones keep the one they had. */
+int
+conn_loop_set_config(struct conn_loop *loop, struct config *cfg)
 {
-	char name[NET_ADDRSTRLEN];
+	struct conn_home *h = conn_home_new(loop, cfg);
 
-	if (log_is_enabled(LOG_LEVEL_DEBUG))
-		log_debug("%s: %s: %zu bytes",
-		    net_format(&c->peer, name, sizeof(name)), what, bytes);
-}
-
-/* Frees everything the connection holds and closes its socket. */
-static void
-conn_free(struct conn *c)
-{
-	struct server *srv = c->srv;
-
-	event_del(&c->ev_io);
-	close(c->fd);
-	if (c->ip_counted)
-		shared_leave_ip(srv->shared, &c->peer);
-	shared_leave(srv->shared);
-	proto_release(&c->proto);
-	buf_release(&c->out);
-	buf_release(&c->header);
-	config_unref(c->cfg);
-	TAILQ_REMOVE(&srv->conns, c, link);
-	srv->nconns--;
-	free(c);
-	server_conn_gone(srv);
-}
-
-/* The single way out of a served connection: counts and logs why. */
-static void
-conn_close(struct conn *c, enum close_reason reason)
-{
-	conn_log_close(c, reason);
-	STATS_ADD(c->srv->stats.closed[reason], 1);
-	if (conn_served_in_drain(c))
-		STATS_ADD(c->srv->stats.drain_served, 1);
-	conn_count_messages(c);
-	conn_free(c);
-}
-
-/* Refuses a connection that was never served, with one line. */
-static void
-conn_refuse(struct conn *c, enum reject_reason reason, const char *line)
-{
-	char name[NET_ADDRSTRLEN];
-	size_t len = strlen(line);
-
-	STATS_ADD(c->srv->stats.rejected[reason], 1);
-	log_warnx("refused %s (%s)", net_format(&c->peer, name, sizeof(name)),
-	    stats_reject_name(reason));
-	if (send(c->fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
-		STATS_ADD(c->srv->stats.bytes_out, len);
-	conn_free(c);
-}
-
-/* A connection that breaks the PROXY rules gets no word, only a log line. */
-static void
-conn_refuse_proxy(struct conn *c, const char *why)
-{
-	char name[NET_ADDRSTRLEN], safe[256];
-
-	STATS_ADD(c->srv->stats.rejected[REJECT_PROXY], 1);
-	log_escape(safe, sizeof(safe), why, strlen(why));
-	log_warnx("refused %s (proxy): %s",
-	    net_format(&c->peer, name, sizeof(name)), safe);
-	conn_free(c);
-}
-
-/* Registers for exactly the events the connection's state needs. */
-static void
-conn_update_events(struct conn *c)
-{
-	short want = EV_PERSIST;
-
-	if (!c->peer_eof && !c->paused)
-		want |= EV_READ;
-	if (buf_size(&c->out) > 0)
-		want |= EV_WRITE;
-	if (want == c->events)
-		return;
-	event_del(&c->ev_io);
-	event_assign(&c->ev_io, c->srv->base, c->fd, want, conn_on_io, c);
-	c->events = want;
-	if (c->timer_ms != 0)
-		conn_set_timeout(c, c->timer_ms);
-	else if (want != EV_PERSIST)
-		event_add(&c->ev_io, NULL);
-}
-
-static void
-conn_close_errno(struct conn *c, const char *op)
-{
-	if (errno != ECONNRESET && errno != EPIPE && errno != ETIMEDOUT)
-		log_warn("%s failed", op);
-	conn_close(c, CLOSE_ERROR);
-}
-
-/* Our replies are all delivered: close, or shut our side and linger. */
-static void
-conn_after_flush(struct conn *c)
-{
-	if (c->peer_eof) {
-		conn_close(c, c->reason);
-		return;
-	}
-	shutdown(c->fd, SHUT_WR);
-	c->state = CONN_LINGERING;
-	c->lingering_ms = mono_ms();
-	conn_schedule(c);
-}
-
-/* Stops answering; the connection closes once its replies are out. */
-static void
-conn_finish(struct conn *c, enum close_reason reason)
-{
-	c->reason = reason;
-	c->state = CONN_FLUSHING;
-	if (c->paused) {
-		/* Input is drained and dropped from now on. */
-		c->paused = false;
-		conn_update_events(c);
-	}
-	if (buf_size(&c->out) == 0)
-		conn_after_flush(c);
-}
-
-static void
-conn_sent(struct conn *c, size_t n)
-{
-	c->bytes_out += n;
-	STATS_ADD(c->srv->stats.bytes_out, n);
-	c->progress_ms = mono_ms();
-}
-
-/*
- * Sends what the protocol queued in the loop's output buffer; keeps what
- * the socket does not take, and stops reading once too much is kept.
- * Returns -1 when the connection was closed.
- */
-static int
-conn_send(struct conn *c)
-{
-	struct buf *pending = &c->srv->outbuf;
-
-	if (buf_size(pending) == 0)
-		return 0;
-	if (buf_size(&c->out) == 0) {
-		ssize_t n = send(c->fd, buf_head(pending), buf_size(pending),
-		    MSG_NOSIGNAL);
-		if (n == -1 && errno != EAGAIN && errno != EINTR) {
-			buf_clear(pending);
-			conn_close_errno(c, "send");
-			return -1;
-		}
-		if (n > 0) {
-			conn_sent(c, (size_t)n);
-			buf_consume(pending, (size_t)n);
-		}
-	}
-	if (buf_size(pending) > 0) {
-		int rc =
-		    buf_append(&c->out, buf_head(pending), buf_size(pending));
-		buf_clear(pending);
-		if (rc == -1) {
-			conn_close(c, CLOSE_ERROR);
-			return -1;
-		}
-		if (buf_size(&c->out) > (size_t)c->cfg->max_output &&
-		    c->state == CONN_OPEN && !c->paused) {
-			c->paused = true;
-			conn_debug(c, "not reading: replies waiting",
-			    buf_size(&c->out));
-		}
-		conn_update_events(c);
-		conn_schedule(c);
-	}
+	if (h == NULL)
+		return -1;
+	conn_home_put(loop->home);
+	loop->home = h;
 	return 0;
 }
 
-/* Backpressure lifts once the kept replies drain below half the limit. */
-static void
-conn_maybe_resume(struct conn *c)
+size_t
+conn_count(const struct conn_loop *loop)
 {
-	if (!c->paused || buf_size(&c->out) > (size_t)c->cfg->max_output / 2)
-		return;
-	c->paused = false;
-	conn_debug(c, "reading again: replies waiting", buf_size(&c->out));
-	c->input_ms = mono_ms();
-	if (c->line_ms != 0)
-		c->line_ms = c->input_ms;
-	conn_schedule(c);
-}
-
-/* Delivers kept replies when the socket is writable again. */
-static int
-conn_flush(struct conn *c)
-{
-	ssize_t n =
-	    send(c->fd, buf_head(&c->out), buf_size(&c->out), MSG_NOSIGNAL);
-
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR)
-			return 0;
-		conn_close_errno(c, "send");
-		return -1;
-	}
-	conn_sent(c, (size_t)n);
-	buf_consume(&c->out, (size_t)n);
-	if (buf_size(&c->out) == 0)
-		buf_release(&c->out);
-	conn_maybe_resume(c);
-	conn_update_events(c);
-	if (c->state == CONN_FLUSHING && buf_size(&c->out) == 0) {
-		conn_after_flush(c);
-		return -1;
-	}
-	return 0;
-}
-
-/* Queues a line of our own (a goodbye) and finishes for reason. */
-static int
-conn_say_goodbye(struct conn *c, const char *line, size_t len,
-    enum close_reason reason)
-{
-	if (buf_append(&c->srv->outbuf, line, len) == -1) {
-		conn_close(c, CLOSE_ERROR);
-		return -1;
-	}
-	if (conn_send(c) == -1)
-		return -1;
-	conn_finish(c, reason);
-	return -1;
+	return pool_count(loop->pool);
 }
 
 /*
- * Sends the protocol's replies and acts on its verdict.  Returns 0 while
- * the connection goes on reading, -1 once it is closing or closed.
- */
-static int
-conn_act(struct conn *c, enum proto_status st)
-{
-	conn_count_messages(c);
-	if (conn_send(c) == -1)
-		return -1;
-	switch (st) {
-	case PROTO_OK:
-		return 0;
-	case PROTO_EXIT:
-		conn_finish(c, CLOSE_EXIT);
-		break;
-	case PROTO_TOO_LONG:
-		conn_finish(c, CLOSE_LINE_TOO_LONG);
-		break;
-	case PROTO_INTERRUPT:
-		return conn_say_goodbye(c, conn_interrupted,
-		    sizeof(conn_interrupted) - 1, CLOSE_INTERRUPT);
-	case PROTO_NOMEM:
-		conn_close(c, CLOSE_ERROR);
-		break;
-	}
-	return -1;
-}
-
-/* Notes when the unfinished line began, for line_timeout. */
-static void
-conn_track_line(struct conn *c, uint64_t lines_before)
-{
-	if (buf_size(&c->proto.line) == 0)
-		c->line_ms = 0;
-	else if (c->line_ms == 0 || c->proto.lines != lines_before)
-		c->line_ms = c->input_ms;
-}
-
-/*
- * The drain's last step: the pending fragment, the goodbye, the close; the
- * reason tells whether the client was served during the drain.
+ * Idle timeouts: one timer for the loop, set for the earliest idle
+ * deadline it knows of.  A read or write moves its connection's deadline
+ * later and the timer stays as it is; when it fires, one pass over the
+ * connections closes the idle ones and finds the next deadline.  Passes
+ * come at most CONN_IDLE_TICK_MS apart, so thousands of connections
+ * going idle one after another cost a few passes a second, and an idle
+ * timeout fires up to that much late.
  */
 static void
-conn_stop_now(struct conn *c)
+conn_idle_at(struct conn_loop *loop, uint64_t at)
 {
-	enum proto_status st = PROTO_OK;
+	struct timeval tv;
 
-	if (proto_has_fragment(&c->proto, &c->cfg->proto))
-		st = proto_flush_fragment(&c->proto, &c->cfg->proto,
-		    &c->srv->outbuf);
-	if (conn_act(c, st) == 0)
-		conn_say_goodbye(c, conn_goodbye, sizeof(conn_goodbye) - 1,
-		    conn_served_in_drain(c) ? CLOSE_SHUTDOWN
-					    : CLOSE_SHUTDOWN_IDLE);
-}
-
-static void
-conn_on_eof(struct conn *c)
-{
-	c->peer_eof = true;
-	conn_update_events(c);
-	switch (c->state) {
-	case CONN_PROXY:
-		conn_refuse_proxy(c, "closed before its PROXY header");
-		break;
-	case CONN_OPEN:
-		if (conn_act(c,
-			proto_finish(&c->proto, &c->cfg->proto,
-			    &c->srv->outbuf)) == 0)
-			conn_finish(c, CLOSE_EOF);
-		break;
-	case CONN_FLUSHING:
-		break;
-	case CONN_LINGERING:
-		conn_close(c, c->reason);
-		break;
-	}
-}
-
-/*
- * One recv() per read event, at most SERVER_INBUF bytes: a client that
- * floods pipelined lines gets that much work per loop turn, and every
- * other ready client gets its turn in between.
- */
-static void
-conn_on_readable(struct conn *c)
-{
-	size_t want = SERVER_INBUF;
-	uint64_t lines;
-	ssize_t n;
-
-	n = recv(c->fd, c->srv->inbuf, want, 0);
-	if (n == 0) {
-		conn_on_eof(c);
+	if (loop->idle_at != 0 && loop->idle_at <= at)
 		return;
-	}
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		if (c->state == CONN_PROXY)
-			conn_refuse_proxy(c, "reset before its PROXY header");
-		else
-			conn_close_errno(c, "recv");
-		return;
-	}
-	c->bytes_in += (size_t)n;
-	STATS_ADD(c->srv->stats.bytes_in, n);
-	if (c->state == CONN_PROXY) {
-		conn_on_header(c, (size_t)n);
-		return;
-	}
-	if (c->state != CONN_OPEN)
-		return; /* closing: input is drained and dropped */
-	c->input_ms = mono_ms();
-	lines = c->proto.lines;
-	if (conn_act(c,
-		proto_input(&c->proto, &c->cfg->proto, c->srv->inbuf, (size_t)n,
-		    &c->srv->outbuf)) == -1)
-		return;
-	conn_track_line(c, lines);
-	conn_schedule(c);
-}
-
-static void
-conn_on_io(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)fd;
-	if (what & EV_TIMEOUT) {
-		conn_on_timeout(c);
-		return;
-	}
-	/*
-	 * libevent has re-armed the timeout from now, as it does for a
-	 * persistent event after I/O.  Put it back at the deadline: activity
-	 * must not postpone a linger, a write or a PROXY deadline.
-	 */
-	if (c->timer_ms != 0)
-		conn_set_timeout(c, c->timer_ms);
-	if ((what & EV_WRITE) && conn_flush(c) == -1)
-		return;
-	if (what & EV_READ)
-		conn_on_readable(c);
+	tv = mono_until(at);
+	loop->idle_at = at;
+	evtimer_add(loop->ev_idle, &tv);
 }
 
 static void conn_goodbyef(struct conn *c, enum close_reason reason,
@@ -476,28 +133,44 @@ conn_goodbyef(struct conn *c, enum close_reason reason, const char *fmt, ...)
 	conn_say_goodbye(c, line, (size_t)n, reason);
 }
 
+/*
+ * The drain's last step: the pending fragment, the goodbye, the close; the
+ * reason tells whether the client was served during the drain.
+ */
+static void
+conn_stop_now(struct conn *c)
+{
+	enum proto_status st = PROTO_OK;
+
+	if (conn_has_fragment(c))
+		st = conn_proto(c, NULL, 0);
+	if (conn_act(c, st) == 0)
+		conn_say_goodbye(c, conn_goodbye, sizeof(conn_goodbye) - 1,
+		    c->drain_served ? CLOSE_SHUTDOWN : CLOSE_SHUTDOWN_IDLE);
+}
+
 /* Acts on the deadline that passed; returns -1 once closing or closed. */
-int
+static int
 conn_expire(struct conn *c, enum conn_due due)
 {
+	const struct config *cfg = conn_cfg(c);
+
 	switch (due) {
 	case DUE_FRAGMENT:
-		c->line_ms = 0;
-		return conn_act(c,
-		    proto_flush_fragment(&c->proto, &c->cfg->proto,
-			&c->srv->outbuf));
+		c->more->line_ms = 0;
+		return conn_act(c, conn_proto(c, NULL, 0));
 	case DUE_IDLE:
 		if (c->state == CONN_OPEN)
 			conn_goodbyef(c, CLOSE_IDLE,
 			    "Error: idle for %d seconds, goodbye\r\n",
-			    c->cfg->idle_timeout);
+			    cfg->idle_timeout);
 		else
 			conn_close(c, CLOSE_IDLE);
 		return -1;
 	case DUE_LINE:
 		conn_goodbyef(c, CLOSE_LINE_TIMEOUT,
 		    "Error: line not finished within %d seconds, goodbye\r\n",
-		    c->cfg->line_timeout);
+		    cfg->line_timeout);
 		return -1;
 	case DUE_WRITE:
 		conn_close(c, CLOSE_WRITE_TIMEOUT);
@@ -517,26 +190,100 @@ conn_expire(struct conn *c, enum conn_due due)
 	return 0;
 }
 
-/* Refuses a connection with one line, before it costs anything more. */
 static void
-conn_reject(struct server *srv, int fd, const union net_addr *peer,
-    enum reject_reason reason, const char *line)
+conn_on_timeout(struct conn *c)
 {
-	char name[NET_ADDRSTRLEN];
+	enum conn_due due;
+	uint64_t when = conn_deadline(c, &due);
 
-	STATS_ADD(srv->stats.rejected[reason], 1);
-	log_warnx("refused %s (%s)", net_format(peer, name, sizeof(name)),
-	    stats_reject_name(reason));
-	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
-		STATS_ADD(srv->stats.bytes_out, strlen(line));
-	close(fd);
+	if (due != DUE_NONE && when <= mono_ms()) {
+		if (conn_expire(c, due) == -1)
+			return;
+		when = conn_deadline(c, &due);
+	}
+	/* libevent has armed it again: set it right, or drop it. */
+	if (due == DUE_NONE)
+		conn_clear_timeout(c);
+	else
+		conn_set_timeout(c, when);
+	conn_tidy(c);
+}
+
+/*
+ * Closes the connections idle since before now, and returns the earliest
+ * idle deadline of the others (UINT64_MAX if none has one), or now when
+ * it closed any, to be called again soon.  One timer for all of a loop's
+ * connections, so the idle timeout, which every connection has, costs
+ * nothing per read or write.
+ */
+static uint64_t
+conn_sweep_idle(struct conn_loop *loop, uint64_t now)
+{
+	uint64_t earliest = UINT64_MAX;
+	bool expired = false;
+	struct conn *c;
+
+	for (uint32_t i = 0; i < pool_end(loop->pool); i++) {
+		if ((c = pool_at(loop->pool, i)) == NULL)
+			continue;
+		uint64_t at = conn_idle_deadline(c);
+		if (at <= now) {
+			conn_expire(c, DUE_IDLE);
+			expired = true;
+		} else if (at < earliest) {
+			earliest = at;
+		}
+	}
+	/*
+	 * A client told goodbye may still hold replies it is not taking; the
+	 * next pass closes it, if it is still there.
+	 */
+	return expired ? now : earliest;
+}
+
+static void
+conn_on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_loop *loop = arg;
+	uint64_t now = mono_ms(), next;
+
+	(void)fd;
+	(void)what;
+	loop->idle_at = 0;
+	next = conn_sweep_idle(loop, now);
+	if (next == UINT64_MAX)
+		return;
+	if (next < now + CONN_IDLE_TICK_MS)
+		next = now + CONN_IDLE_TICK_MS;
+	conn_idle_at(loop, next);
+}
+
+static void
+conn_log_connect(const struct conn *c, const union net_addr *via)
+{
+	char name[NET_ADDRSTRLEN], lb[NET_ADDRSTRLEN];
+	union net_addr peer;
+
+	if (!log_is_enabled(LOG_LEVEL_INFO))
+		return;
+	conn_peer(c, &peer);
+	if (via == NULL)
+		log_info("connection from %s",
+		    net_format(&peer, name, sizeof(name)));
+	else
+		log_info("connection from %s via %s",
+		    net_format(&peer, name, sizeof(name)),
+		    net_format(via, lb, sizeof(lb)));
 }
 
 /* Counts the client's address in, or refuses it with one line. */
 static bool
 conn_admit_ip(struct conn *c)
 {
-	switch (shared_enter_ip(c->srv->shared, c->cfg, &c->peer)) {
+	union net_addr peer;
+
+	conn_peer(c, &peer);
+	switch (shared_enter_ip(conn_loop(c)->shared, conn_cfg(c), &peer)) {
 	case SHARED_ADMITTED:
 		c->ip_counted = true;
 		return true;
@@ -548,63 +295,154 @@ conn_admit_ip(struct conn *c)
 	case SHARED_BUSY:
 		break;
 	}
-	conn_refuse(c, REJECT_BUSY, "Error: server busy, try again later\r\n");
+	conn_refuse(c, REJECT_BUSY, conn_busy);
 	return false;
-}
-
-static void
-conn_log_connect(const struct conn *c, const union net_addr *via)
-{
-	char name[NET_ADDRSTRLEN], lb[NET_ADDRSTRLEN];
-
-	if (!log_is_enabled(LOG_LEVEL_INFO))
-		return;
-	if (via == NULL)
-		log_info("connection from %s",
-		    net_format(&c->peer, name, sizeof(name)));
-	else
-		log_info("connection from %s via %s",
-		    net_format(&c->peer, name, sizeof(name)),
-		    net_format(via, lb, sizeof(lb)));
 }
 
 /* The client is in: the welcome, and anything it already sent. */
 static void
 conn_greet(struct conn *c, const char *early, size_t len)
 {
-	struct buf *pending = &c->srv->outbuf;
+	struct conn_loop *loop = conn_loop(c);
+	const struct config *cfg = conn_cfg(c);
 	uint64_t idle;
 
 	c->state = CONN_OPEN;
-	STATS_ADD(c->srv->stats.accepted, 1);
+	STATS_ADD(loop->stats->accepted, 1);
 	/*
 	 * The idle deadline starts here.  Later reads and writes only move
 	 * it later, so the loop's idle timer needs telling just this once.
 	 */
 	if ((idle = conn_idle_deadline(c)) != UINT64_MAX)
-		server_idle_at(c->srv, idle);
-	if (buf_append(pending, c->cfg->welcome_line,
-		c->cfg->welcome_line_len) == -1) {
+		conn_idle_at(loop, idle);
+	if (buf_append(&loop->outbuf, cfg->welcome_line,
+		cfg->welcome_line_len) == -1) {
 		conn_close(c, CLOSE_ERROR);
 		return;
 	}
 	if (len > 0) {
-		uint64_t lines = c->proto.lines;
-		if (conn_act(c,
-			proto_input(&c->proto, &c->cfg->proto, early, len,
-			    pending)) == -1)
+		if (conn_act(c, conn_proto(c, early, len)) == -1)
 			return;
-		conn_track_line(c, lines);
 	} else if (conn_send(c) == -1) {
 		return;
 	}
 	if (c->stopping) {
 		/* The server stopped while it waited: its grace starts now. */
-		c->input_ms = mono_ms();
+		c->more->input_ms = mono_ms();
 		conn_reschedule(c);
 		return;
 	}
 	conn_schedule(c);
+}
+
+static void
+conn_set_peer(struct conn *c, const union net_addr *peer)
+{
+	c->ipv6 = peer->sa.sa_family == AF_INET6;
+	if (c->ipv6) {
+		memcpy(c->addr, &peer->sin6.sin6_addr, 16);
+		c->port = ntohs(peer->sin6.sin6_port);
+	} else {
+		memcpy(c->addr, &peer->sin.sin_addr, 4);
+		c->port = ntohs(peer->sin.sin_port);
+	}
+}
+
+/*
+ * Bytes of a PROXY header: kept until the header is whole (it may come in
+ * pieces), then the carried address replaces the balancer's, and whatever
+ * followed the header is the client's first input.
+ */
+static void
+conn_on_header(struct conn *c, size_t n)
+{
+	struct conn_loop *loop = conn_loop(c);
+	struct buf *header = &c->more->header;
+	struct proxy_header h;
+	union net_addr via;
+	char why[128];
+
+	if (buf_append(header, loop->inbuf, n) == -1) {
+		conn_close(c, CLOSE_ERROR);
+		return;
+	}
+	switch (proxy_parse(buf_head(header), buf_size(header), &h, why,
+	    sizeof(why))) {
+	case PROXY_NEED_MORE:
+		return;
+	case PROXY_INVALID:
+		conn_refuse_proxy(c, why);
+		return;
+	case PROXY_DONE:
+		break;
+	}
+	conn_peer(c, &via);
+	if (!h.local)
+		conn_set_peer(c, &h.src);
+	conn_log_connect(c, &via);
+	if (!conn_admit_ip(c))
+		return;
+	/* What followed the header goes through the scratch buffer. */
+	size_t rest = buf_size(header) - h.len;
+	memcpy(loop->inbuf, buf_head(header) + h.len, rest);
+	buf_release(header);
+	conn_greet(c, loop->inbuf, rest);
+}
+
+/* A read while the PROXY header is awaited. */
+static void
+conn_read_header(struct conn *c)
+{
+	ssize_t n = conn_recv(c);
+
+	if (n == 0)
+		conn_refuse_proxy(c, "closed before its PROXY header");
+	else if (n == -1)
+		conn_refuse_proxy(c, "reset before its PROXY header");
+	else if (n > 0)
+		conn_on_header(c, (size_t)n);
+}
+
+static void
+conn_on_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		conn_on_timeout(c);
+		return;
+	}
+	/*
+	 * libevent has re-armed the timeout from now, as it does for a
+	 * persistent event after I/O.  Put it back at the deadline: activity
+	 * must not postpone a linger, a write or a PROXY deadline.
+	 */
+	if (c->more != NULL && c->more->timer_ms != 0)
+		conn_set_timeout(c, c->more->timer_ms);
+	if ((what & EV_WRITE) && conn_flush(c) == -1)
+		return;
+	if (!(what & EV_READ))
+		return;
+	if (c->state == CONN_PROXY)
+		conn_read_header(c);
+	else
+		conn_on_readable(c);
+}
+
+/* Refuses a connection with one line, before it costs anything more. */
+static void
+conn_reject(struct conn_loop *loop, int fd, const union net_addr *peer)
+{
+	char name[NET_ADDRSTRLEN];
+
+	STATS_ADD(loop->stats->rejected[REJECT_BUSY], 1);
+	log_warnx("refused %s (%s)", net_format(peer, name, sizeof(name)),
+	    stats_reject_name(REJECT_BUSY));
+	if (send(fd, conn_busy, sizeof(conn_busy) - 1,
+		MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+		STATS_ADD(loop->stats->bytes_out, sizeof(conn_busy) - 1);
+	close(fd);
 }
 
 static bool
@@ -616,82 +454,46 @@ conn_is_trusted(const struct config *cfg, const union net_addr *peer)
 	return false;
 }
 
-/*
- * Bytes of a PROXY header: kept until the header is whole (it may come in
- * pieces), then the carried address replaces the balancer's, and whatever
- * followed the header is the client's first input.
- */
-static void
-conn_on_header(struct conn *c, size_t n)
-{
-	struct proxy_header h;
-	union net_addr via = c->peer;
-	char why[128];
-
-	if (buf_append(&c->header, c->srv->inbuf, n) == -1) {
-		conn_close(c, CLOSE_ERROR);
-		return;
-	}
-	switch (proxy_parse(buf_head(&c->header), buf_size(&c->header), &h, why,
-	    sizeof(why))) {
-	case PROXY_NEED_MORE:
-		return;
-	case PROXY_INVALID:
-		conn_refuse_proxy(c, why);
-		return;
-	case PROXY_DONE:
-		break;
-	}
-	if (!h.local)
-		c->peer = h.src;
-	conn_log_connect(c, &via);
-	if (!conn_admit_ip(c))
-		return;
-	/* What followed the header goes through the scratch buffer. */
-	size_t rest = buf_size(&c->header) - h.len;
-	memcpy(c->srv->inbuf, buf_head(&c->header) + h.len, rest);
-	buf_release(&c->header);
-	conn_greet(c, c->srv->inbuf, rest);
-}
-
 void
-conn_accept(struct server *srv, int fd, const union net_addr *peer)
+conn_accept(struct conn_loop *loop, int fd, const union net_addr *peer)
 {
+	struct conn_home *home = loop->home;
 	struct conn *c;
+	uint32_t slot;
 
-	if (shared_enter(srv->shared, srv->cfg) != SHARED_ADMITTED) {
-		conn_reject(srv, fd, peer, REJECT_BUSY,
-		    "Error: server busy, try again later\r\n");
+	if (shared_enter(loop->shared, home->cfg) != SHARED_ADMITTED) {
+		conn_reject(loop, fd, peer);
 		return;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		shared_leave(srv->shared);
-		conn_reject(srv, fd, peer, REJECT_BUSY,
-		    "Error: server busy, try again later\r\n");
+	if ((c = pool_get(loop->pool, &slot)) == NULL) {
+		shared_leave(loop->shared);
+		conn_reject(loop, fd, peer);
 		return;
 	}
-	c->srv = srv;
-	c->cfg = config_ref(srv->cfg);
-	c->fd = fd;
-	c->peer = *peer;
-	c->started_ms = c->input_ms = c->progress_ms = mono_ms();
-	c->events = EV_READ | EV_PERSIST;
-	event_assign(&c->ev_io, srv->base, fd, c->events, conn_on_io, c);
-	TAILQ_INSERT_TAIL(&srv->conns, c, link);
-	srv->nconns++;
-
-	event_add(&c->ev_io, NULL);
-	if (!c->cfg->proxy_protocol) {
+	c->slot = slot;
+	c->home = home;
+	home->refs++;
+	conn_set_peer(c, peer);
+	c->started_ms = mono_ms();
+	c->active_ms = conn_stamp(c->started_ms);
+	event_assign(&c->ev, loop->base, fd, EV_READ | EV_PERSIST, conn_on_io,
+	    c);
+	event_add(&c->ev, NULL);
+	if (!home->cfg->proxy_protocol) {
 		conn_log_connect(c, NULL);
 		if (conn_admit_ip(c))
 			conn_greet(c, NULL, 0);
 		return;
 	}
-	if (!conn_is_trusted(c->cfg, peer)) {
+	if (!conn_is_trusted(home->cfg, peer)) {
 		conn_refuse_proxy(c, "not a trusted proxy address");
 		return;
 	}
 	c->state = CONN_PROXY;
+	if (conn_more(c) == NULL) {
+		conn_close(c, CLOSE_ERROR);
+		return;
+	}
 	conn_schedule(c);
 }
 
@@ -720,10 +522,13 @@ conn_stop(struct conn *c)
 	}
 	if (c->state != CONN_OPEN || c->stopping)
 		return;
+	if (conn_more(c) == NULL) {
+		conn_close(c, CLOSE_ERROR);
+		return;
+	}
 	c->stopping = true;
-	c->stop_messages = c->proto.messages;
-	if (ioctl(c->fd, FIONREAD, &queued) == 0 && queued > 0)
-		c->input_ms = mono_ms();
+	if (ioctl(conn_fd(c), FIONREAD, &queued) == 0 && queued > 0)
+		c->more->input_ms = mono_ms();
 	else if (conn_drain_deadline(c) <= mono_ms()) {
 		conn_stop_now(c);
 		return;
@@ -732,19 +537,22 @@ conn_stop(struct conn *c)
 }
 
 void
-conn_stop_all(struct conn_list *list)
+conn_stop_all(struct conn_loop *loop)
 {
-	struct conn *c, *next;
+	struct conn *c;
 
-	for (c = TAILQ_FIRST(list); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		conn_stop(c);
-	}
+	loop->stopping = true;
+	for (uint32_t i = 0; i < pool_end(loop->pool); i++)
+		if ((c = pool_at(loop->pool, i)) != NULL)
+			conn_stop(c);
 }
 
 void
-conn_close_all(struct conn_list *list, enum close_reason reason)
+conn_close_all(struct conn_loop *loop, enum close_reason reason)
 {
-	while (!TAILQ_EMPTY(list))
-		conn_close(TAILQ_FIRST(list), reason);
+	struct conn *c;
+
+	for (uint32_t i = 0; i < pool_end(loop->pool); i++)
+		if ((c = pool_at(loop->pool, i)) != NULL)
+			conn_close(c, reason);
 }

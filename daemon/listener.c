@@ -137,12 +137,19 @@ listener_accept(struct listener *l, int max)
 	return n;
 }
 
+/*
+ * One connection per readable event.  The socket is level-triggered, so a
+ * second waiting connection wakes the loop again, in a turn that serves
+ * whatever else is ready too; and a loop that takes connections one at a
+ * time never spends an accept() finding the queue empty, which under
+ * steady churn is one call in every session.
+ */
 static void
 listener_on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	listener_accept(arg, LISTENER_BATCH);
+	listener_accept(arg, 1);
 }
 
 /*

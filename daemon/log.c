@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -91,26 +92,105 @@ log_is_json(void)
 	    LOG_FORMAT_JSON;
 }
 
-/* Stamps a text line for stderr; syslog and the journal stamp their own. */
+/* Appends src at n, within len; returns the new length. */
 static size_t
-log_prefix(char *line, size_t len, enum log_level level)
+log_put(char *dst, size_t len, size_t n, const char *src)
 {
-	struct timespec now;
-	struct tm tm;
-	size_t n;
+	size_t k = strlen(src);
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	localtime_r(&now.tv_sec, &tm);
-	n = strftime(line, len, "%Y-%m-%d %H:%M:%S", &tm);
-	n += (size_t)snprintf(line + n, len - n,
-	    ".%03ld %s: ", now.tv_nsec / 1000000, log_names[level]);
-	return n;
+	if (n >= len)
+		return n;
+	if (k > len - n - 1)
+		k = len - n - 1;
+	memcpy(dst + n, src, k);
+	dst[n + k] = '\0';
+	return n + k;
 }
 
 /*
- * Writes one finished line.  One write per line, so lines from several
- * threads sharing stderr never interleave.
+ * Stamps a text line for stderr; syslog and the journal stamp their own.
+ * The date and time change once a second, so each thread formats them
+ * once a second, and every line only adds its milliseconds.
  */
+static size_t
+log_prefix(char *line, size_t len, enum log_level level)
+{
+	static _Thread_local time_t sec = -1;
+	static _Thread_local char stamp[32];
+	struct timespec now;
+	long ms;
+	char frac[6];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec != sec) {
+		struct tm tm;
+		localtime_r(&now.tv_sec, &tm);
+		if (strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm) ==
+		    0)
+			stamp[0] = '\0';
+		sec = now.tv_sec;
+	}
+	ms = now.tv_nsec / 1000000;
+	frac[0] = '.';
+	frac[1] = (char)('0' + ms / 100);
+	frac[2] = (char)('0' + ms / 10 % 10);
+	frac[3] = (char)('0' + ms % 10);
+	frac[4] = ' ';
+	frac[5] = '\0';
+	return log_put(line, len,
+	    log_put(line, len,
+		log_put(line, len, log_put(line, len, 0, stamp), frac),
+		log_names[level]),
+	    ": ");
+}
+
+/*
+ * A loop's lines wait here for a few milliseconds (see loop_run()), and
+ * leave in one write: under churn every connection logs twice.  A batch stays
+ * within PIPE_BUF, so batches from several threads sharing a pipe to the
+ * journal never interleave.  Syslog takes its lines one by one.
+ */
+static _Thread_local bool log_held;
+static _Thread_local char log_batch[PIPE_BUF];
+static _Thread_local size_t log_batched;
+
+void
+log_flush(void)
+{
+	if (log_batched > 0)
+		fwrite(log_batch, 1, log_batched, stderr);
+	log_batched = 0;
+}
+
+/* Whether this thread has lines waiting for log_flush(). */
+bool
+log_held_lines(void)
+{
+	return log_batched > 0;
+}
+
+/* From now on this thread's lines wait for log_flush(); or no longer. */
+void
+log_hold(bool hold)
+{
+	log_flush();
+	log_held = hold;
+}
+
+static void
+log_write(const char *line, size_t n)
+{
+	if (!log_held || n > sizeof(log_batch)) {
+		fwrite(line, 1, n, stderr);
+		return;
+	}
+	if (log_batched + n > sizeof(log_batch))
+		log_flush();
+	memcpy(log_batch + log_batched, line, n);
+	log_batched += n;
+}
+
+/* Writes one finished line, in one write or one batch. */
 static void
 log_output(enum log_level level, const char *body)
 {
@@ -126,11 +206,9 @@ log_output(enum log_level level, const char *body)
 		    log_priorities[level]);
 	else if (!log_is_json())
 		n = log_prefix(line, sizeof(line), level);
-	n += (size_t)snprintf(line + n, sizeof(line) - n, "%s", body);
-	if (n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
+	n = log_put(line, sizeof(line) - 1, n, body);
 	line[n++] = '\n';
-	fwrite(line, 1, n, stderr);
+	log_write(line, n);
 }
 
 /* Appends text as a JSON string, quotes included. */
@@ -266,10 +344,13 @@ log_event(enum log_level level, const char *event,
 	if (!log_is_enabled(level) || log_flooded(level, event))
 		return;
 	if (!log_is_json()) {
-		len = (size_t)snprintf(line, sizeof(line), "%s", event);
-		for (size_t i = 0; i < n && len < sizeof(line); i++)
-			len += (size_t)snprintf(line + len, sizeof(line) - len,
-			    " %s=%s", fields[i].key, fields[i].value);
+		len = log_put(line, sizeof(line), 0, event);
+		for (size_t i = 0; i < n; i++) {
+			len = log_put(line, sizeof(line), len, " ");
+			len = log_put(line, sizeof(line), len, fields[i].key);
+			len = log_put(line, sizeof(line), len, "=");
+			len = log_put(line, sizeof(line), len, fields[i].value);
+		}
 		log_output(level, line);
 		return;
 	}

@@ -34,6 +34,9 @@ void log_event(enum log_level level, const char *event,
 void log_to_syslog(const char *ident);
 void log_detect_journal(void);
 int log_is_enabled(enum log_level level);
+void log_hold(bool hold);
+void log_flush(void);
+bool log_held_lines(void);
 
 /* log_warn appends strerror(errno); the x forms do not. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

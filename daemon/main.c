@@ -15,6 +15,7 @@
 #include "config.h"
 #include "detach.h"
 #include "log.h"
+#include "loop.h"
 #include "master.h"
 #include "notify.h"
 #include "pidfile.h"
@@ -220,7 +221,7 @@ serve(struct config *cfg, const struct options *opt)
 	log_info("hellod %s ready (%s framing, config %s)", HELLOD_VERSION,
 	    config_framing_name(cfg->framing), cfg->path);
 	detach_ready();
-	if (event_base_dispatch(base) == -1) {
+	if (loop_run(base) == -1) {
 		snprintf(err, sizeof(err), "event loop failed");
 		goto done;
 	}

@@ -11,6 +11,11 @@
 const char *
 net_host(const union net_addr *addr, char *buf, size_t len)
 {
+	/* IPv4 has no scope to name, and inet_ntop() is the cheaper call. */
+	if (addr->sa.sa_family == AF_INET &&
+	    inet_ntop(AF_INET, &addr->sin.sin_addr, buf, (socklen_t)len) !=
+		NULL)
+		return buf;
 	if (getnameinfo(&addr->sa, sizeof(*addr), buf, (socklen_t)len, NULL, 0,
 		NI_NUMERICHOST) != 0)
 		snprintf(buf, len, "?");

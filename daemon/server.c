@@ -3,14 +3,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "conn.h"
 #include "listener.h"
 #include "log.h"
 #include "mono.h"
 
-/* The least time between two passes for idle connections. */
-#define SERVER_IDLE_TICK_MS 250
+struct server {
+	struct event_base *base;
+	struct config *cfg; /* for the shutdown timeout */
+	struct listener **listeners;
+	size_t nlisteners;
+	struct conn_loop *conns;
+	bool stopping;
+	struct event *ev_stop_timeout;
+	struct stats stats;
+};
 
-static void server_on_idle(evutil_socket_t fd, short what, void *arg);
+/* The connections' word that a stopping loop has none left. */
+static void
+server_on_drained(void *arg)
+{
+	struct server *srv = arg;
+
+	event_base_loopbreak(srv->base);
+}
 
 struct server *
 server_new(struct event_base *base, struct shared *sh, struct config *cfg)
@@ -20,53 +36,14 @@ server_new(struct event_base *base, struct shared *sh, struct config *cfg)
 	if (srv == NULL)
 		return NULL;
 	srv->base = base;
-	srv->shared = sh;
 	srv->cfg = config_ref(cfg);
-	TAILQ_INIT(&srv->conns);
-	srv->ev_idle = evtimer_new(base, server_on_idle, srv);
-	if (srv->ev_idle == NULL) {
+	srv->conns =
+	    conn_loop_new(base, sh, &srv->stats, cfg, server_on_drained, srv);
+	if (srv->conns == NULL) {
 		server_free(srv);
 		return NULL;
 	}
 	return srv;
-}
-
-/*
- * Idle timeouts: one timer for the loop, set for the earliest idle
- * deadline it knows of.  A read or write moves its connection's deadline
- * later and the timer stays as it is; when it fires, one pass over the
- * connections closes the idle ones and finds the next deadline.  Passes
- * come at most SERVER_IDLE_TICK_MS apart, so thousands of connections
- * going idle one after another cost a few passes a second, and an idle
- * timeout fires up to that much late.
- */
-void
-server_idle_at(struct server *srv, uint64_t at)
-{
-	struct timeval tv;
-
-	if (srv->idle_at != 0 && srv->idle_at <= at)
-		return;
-	tv = mono_until(at);
-	srv->idle_at = at;
-	evtimer_add(srv->ev_idle, &tv);
-}
-
-static void
-server_on_idle(evutil_socket_t fd, short what, void *arg)
-{
-	struct server *srv = arg;
-	uint64_t now = mono_ms(), next;
-
-	(void)fd;
-	(void)what;
-	srv->idle_at = 0;
-	next = conn_sweep_idle(&srv->conns, now);
-	if (next == UINT64_MAX)
-		return;
-	if (next < now + SERVER_IDLE_TICK_MS)
-		next = now + SERVER_IDLE_TICK_MS;
-	server_idle_at(srv, next);
 }
 
 /* fd is -1 when a connection waits but no descriptor is left for it. */
@@ -78,7 +55,7 @@ server_on_accept(int fd, const union net_addr *peer, void *arg)
 	if (fd == -1)
 		STATS_ADD(srv->stats.rejected[REJECT_FD_LIMIT], 1);
 	else
-		conn_accept(srv, fd, peer);
+		conn_accept(srv->conns, fd, peer);
 }
 
 static void
@@ -123,6 +100,10 @@ server_watch(struct server *srv, const int *fds, size_t n, char *err,
 void
 server_set_config(struct server *srv, struct config *cfg)
 {
+	if (conn_loop_set_config(srv->conns, cfg) == -1) {
+		log_error("out of memory: a worker keeps its configuration");
+		return;
+	}
 	config_ref(cfg);
 	config_unref(srv->cfg);
 	srv->cfg = cfg;
@@ -136,8 +117,8 @@ server_on_stop_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	log_warnx("shutdown timeout: closing %zu clients that did not finish",
-	    srv->nconns);
-	conn_close_all(&srv->conns, CLOSE_SHUTDOWN_TIMEOUT);
+	    conn_count(srv->conns));
+	conn_close_all(srv->conns, CLOSE_SHUTDOWN_TIMEOUT);
 }
 
 /*
@@ -158,9 +139,10 @@ server_stop(struct server *srv)
 		listener_drain(srv->listeners[i]);
 	server_unwatch(srv);
 	srv->stopping = true;
-	log_info("shutting down, %zu clients to finish", srv->nconns);
-	conn_stop_all(&srv->conns);
-	if (srv->nconns == 0) {
+	log_info("shutting down, %zu clients to finish",
+	    conn_count(srv->conns));
+	conn_stop_all(srv->conns);
+	if (conn_count(srv->conns) == 0) {
 		event_base_loopbreak(srv->base);
 		return;
 	}
@@ -177,11 +159,16 @@ server_stop(struct server *srv)
 		server_on_stop_timeout(-1, 0, srv);
 }
 
-void
-server_conn_gone(struct server *srv)
+bool
+server_finished(const struct server *srv)
 {
-	if (srv->stopping && srv->nconns == 0)
-		event_base_loopbreak(srv->base);
+	return srv->stopping && conn_count(srv->conns) == 0;
+}
+
+const struct stats *
+server_stats(const struct server *srv)
+{
+	return &srv->stats;
 }
 
 void
@@ -189,13 +176,10 @@ server_free(struct server *srv)
 {
 	if (srv == NULL)
 		return;
-	conn_close_all(&srv->conns, CLOSE_SHUTDOWN);
+	conn_loop_free(srv->conns);
 	server_unwatch(srv);
 	if (srv->ev_stop_timeout != NULL)
 		event_free(srv->ev_stop_timeout);
-	if (srv->ev_idle != NULL)
-		event_free(srv->ev_idle);
-	buf_release(&srv->outbuf);
 	config_unref(srv->cfg);
 	free(srv);
 }

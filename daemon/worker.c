@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
 #include "server.h"
 
 struct worker {
@@ -108,7 +109,7 @@ worker_main(void *arg)
 {
 	struct worker *w = arg;
 
-	if (event_base_dispatch(w->base) == -1)
+	if (loop_run(w->base) == -1)
 		log_error("a worker's event loop failed");
 	atomic_store(&w->finished, true);
 	return NULL;
@@ -279,14 +280,14 @@ bool
 worker_finished(const struct worker *w)
 {
 	if (w->hosted)
-		return w->srv->stopping && w->srv->nconns == 0;
+		return server_finished(w->srv);
 	return atomic_load(&w->finished);
 }
 
 const struct stats *
 worker_stats(const struct worker *w)
 {
-	return &w->srv->stats;
+	return server_stats(w->srv);
 }
 
 /* Stops the worker if it still runs, waits for it and frees it. */

@@ -1,0 +1,522 @@
+/*
+ * The message path and the one way out.
+ *
+ * Why the path looks the way it does: a read event does one recv() into
+ * the loop's shared input buffer, the protocol appends every reply it
+ * produces to the loop's shared output buffer, and one send() delivers
+ * them all.  Only what the socket cannot take right away is copied into
+ * the connection's own buffer (in its struct conn_more), and only then is
+ * EV_WRITE enabled.  An idle connection therefore owns no buffer memory,
+ * and a request costs one recv() and one send().
+ */
+#include "conn_state.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "shared.h"
+
+static const char conn_interrupted[] = "Interrupted, goodbye\r\n";
+
+/* Decimal digits of v, NUL-terminated, in buf of at least 21 bytes. */
+static char *
+conn_u64(char *buf, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0, i = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		buf[i++] = tmp[--n];
+	buf[i] = '\0';
+	return buf;
+}
+
+/*
+ * One line per connection, with the fields operators filter on.  Built
+ * without printf: under churn it is half of what a session writes.
+ */
+static void
+conn_log_close(const struct conn *c, enum close_reason reason)
+{
+	char host[NET_ADDRSTRLEN], port[8], duration[32], messages[24],
+	    bytes_in[24], bytes_out[24];
+	uint64_t ms = mono_ms() - c->started_ms;
+	union net_addr peer;
+	const struct log_field fields[] = {
+		{ "addr", host, false },
+		{ "port", port, true },
+		{ "duration", duration, true },
+		{ "messages", messages, true },
+		{ "bytes_in", bytes_in, true },
+		{ "bytes_out", bytes_out, true },
+		{ "reason", stats_close_name(reason), false },
+	};
+	size_t n;
+
+	if (!log_is_enabled(LOG_LEVEL_INFO))
+		return;
+	conn_peer(c, &peer);
+	net_host(&peer, host, sizeof(host));
+	conn_u64(port, c->port);
+	n = strlen(conn_u64(duration, ms / 1000));
+	duration[n] = '.';
+	duration[n + 1] = (char)('0' + ms % 1000 / 100);
+	duration[n + 2] = (char)('0' + ms % 100 / 10);
+	duration[n + 3] = (char)('0' + ms % 10);
+	duration[n + 4] = '\0';
+	conn_u64(messages, c->messages);
+	conn_u64(bytes_in, c->bytes_in);
+	conn_u64(bytes_out, c->bytes_out);
+	log_event(LOG_LEVEL_INFO, "close", fields,
+	    sizeof(fields) / sizeof(fields[0]));
+}
+
+/* Backpressure comes and goes: worth seeing when tuning max_output. */
+static void
+conn_debug(const struct conn *c, const char *what, size_t bytes)
+{
+	char name[NET_ADDRSTRLEN];
+	union net_addr peer;
+
+	if (!log_is_enabled(LOG_LEVEL_DEBUG))
+		return;
+	conn_peer(c, &peer);
+	log_debug("%s: %s: %zu bytes", net_format(&peer, name, sizeof(name)),
+	    what, bytes);
+}
+
+/* Frees everything the connection holds and closes its socket. */
+void
+conn_free(struct conn *c)
+{
+	struct conn_loop *loop = conn_loop(c);
+	union net_addr peer;
+
+	event_del(&c->ev);
+	close(conn_fd(c));
+	if (c->ip_counted) {
+		conn_peer(c, &peer);
+		shared_leave_ip(loop->shared, &peer);
+	}
+	shared_leave(loop->shared);
+	if (c->more != NULL) {
+		buf_release(&c->more->out);
+		buf_release(&c->more->line);
+		buf_release(&c->more->header);
+		free(c->more);
+	}
+	conn_home_put(c->home);
+	pool_put(loop->pool, c->slot);
+	if (loop->stopping && pool_count(loop->pool) == 0)
+		loop->drained(loop->drained_arg);
+}
+
+/* The single way out of a served connection: counts and logs why. */
+void
+conn_close(struct conn *c, enum close_reason reason)
+{
+	struct stats *stats = conn_loop(c)->stats;
+
+	conn_log_close(c, reason);
+	STATS_ADD(stats->closed[reason], 1);
+	if (c->drain_served)
+		STATS_ADD(stats->drain_served, 1);
+	conn_free(c);
+}
+
+/* Refuses a connection that was never served, with one line. */
+void
+conn_refuse(struct conn *c, enum reject_reason reason, const char *line)
+{
+	struct stats *stats = conn_loop(c)->stats;
+	char name[NET_ADDRSTRLEN];
+	size_t len = strlen(line);
+	union net_addr peer;
+
+	conn_peer(c, &peer);
+	STATS_ADD(stats->rejected[reason], 1);
+	log_warnx("refused %s (%s)", net_format(&peer, name, sizeof(name)),
+	    stats_reject_name(reason));
+	if (send(conn_fd(c), line, len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+		STATS_ADD(stats->bytes_out, len);
+	conn_free(c);
+}
+
+/* A connection that breaks the PROXY rules gets no word, only a log line. */
+void
+conn_refuse_proxy(struct conn *c, const char *why)
+{
+	char name[NET_ADDRSTRLEN], safe[256];
+	union net_addr peer;
+
+	conn_peer(c, &peer);
+	STATS_ADD(conn_loop(c)->stats->rejected[REJECT_PROXY], 1);
+	log_escape(safe, sizeof(safe), why, strlen(why));
+	log_warnx("refused %s (proxy): %s",
+	    net_format(&peer, name, sizeof(name)), safe);
+	conn_free(c);
+}
+
+/*
+ * Registers for exactly the events the connection's state needs.  The
+ * callback stays the one conn_accept() gave.
+ */
+void
+conn_update_events(struct conn *c)
+{
+	short want = EV_PERSIST, had = event_get_events(&c->ev);
+
+	if (!c->peer_eof && !c->paused)
+		want |= EV_READ;
+	if (conn_pending(c) > 0)
+		want |= EV_WRITE;
+	if (want == had)
+		return;
+	event_del(&c->ev);
+	event_assign(&c->ev, conn_loop(c)->base, conn_fd(c), want,
+	    event_get_callback(&c->ev), c);
+	if (c->more != NULL && c->more->timer_ms != 0)
+		conn_set_timeout(c, c->more->timer_ms);
+	else if (want != EV_PERSIST)
+		event_add(&c->ev, NULL);
+}
+
+static void
+conn_close_errno(struct conn *c, const char *op)
+{
+	if (errno != ECONNRESET && errno != EPIPE && errno != ETIMEDOUT)
+		log_warn("%s failed", op);
+	conn_close(c, CLOSE_ERROR);
+}
+
+/*
+ * Our replies are all delivered: close, or shut our side and linger.  A
+ * client whose last read left its socket empty, and that was answered
+ * within that read, is closed at once: close() sends a FIN as shutdown()
+ * would, and with nothing unread there is no reset to spare the client.
+ * Anything else lingers, reading and dropping input, so that bytes a
+ * client sent after its last message cannot turn our close into a reset
+ * that destroys replies it has not read yet.
+ */
+static void
+conn_after_flush(struct conn *c, bool rx_empty)
+{
+	if (c->peer_eof || rx_empty) {
+		conn_close(c, c->reason);
+		return;
+	}
+	if (conn_more(c) == NULL) {
+		conn_close(c, CLOSE_ERROR);
+		return;
+	}
+	shutdown(conn_fd(c), SHUT_WR);
+	c->state = CONN_LINGERING;
+	c->more->lingering_ms = mono_ms();
+	conn_schedule(c);
+}
+
+/* Stops answering; the connection closes once its replies are out. */
+static void
+conn_end(struct conn *c, enum close_reason reason, bool rx_empty)
+{
+	c->reason = reason;
+	c->state = CONN_FLUSHING;
+	if (c->paused) {
+		/* Input is drained and dropped from now on. */
+		c->paused = false;
+		conn_update_events(c);
+	}
+	if (conn_pending(c) == 0)
+		conn_after_flush(c, rx_empty);
+}
+
+void
+conn_finish(struct conn *c, enum close_reason reason)
+{
+	conn_end(c, reason, false);
+}
+
+static void
+conn_sent(struct conn *c, size_t n, uint64_t now)
+{
+	c->bytes_out += n;
+	STATS_ADD(conn_loop(c)->stats->bytes_out, n);
+	c->active_ms = conn_stamp(now);
+	if (c->more != NULL)
+		c->more->progress_ms = now;
+}
+
+/* Keeps what the socket did not take; stops reading once too much is kept. */
+static int
+conn_keep(struct conn *c, struct buf *pending)
+{
+	int rc = -1;
+
+	if (conn_more(c) != NULL)
+		rc = buf_append(&c->more->out, buf_head(pending),
+		    buf_size(pending));
+	buf_clear(pending);
+	if (rc == -1) {
+		conn_close(c, CLOSE_ERROR);
+		return -1;
+	}
+	if (conn_pending(c) > (size_t)conn_cfg(c)->max_output &&
+	    c->state == CONN_OPEN && !c->paused) {
+		c->paused = true;
+		conn_debug(c, "not reading: replies waiting", conn_pending(c));
+	}
+	conn_update_events(c);
+	conn_schedule(c);
+	return 0;
+}
+
+/*
+ * Sends what the protocol queued in the loop's output buffer.  Returns -1
+ * when the connection was closed.
+ */
+int
+conn_send(struct conn *c)
+{
+	struct buf *pending = &conn_loop(c)->outbuf;
+
+	if (buf_size(pending) == 0)
+		return 0;
+	if (conn_pending(c) == 0) {
+		ssize_t n = send(conn_fd(c), buf_head(pending),
+		    buf_size(pending), MSG_NOSIGNAL);
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			buf_clear(pending);
+			conn_close_errno(c, "send");
+			return -1;
+		}
+		if (n > 0) {
+			conn_sent(c, (size_t)n, mono_ms());
+			buf_consume(pending, (size_t)n);
+		}
+	}
+	if (buf_size(pending) > 0)
+		return conn_keep(c, pending);
+	return 0;
+}
+
+/* Backpressure lifts once the kept replies drain below half the limit. */
+static void
+conn_maybe_resume(struct conn *c)
+{
+	struct conn_more *m = c->more;
+
+	if (!c->paused || conn_pending(c) > (size_t)conn_cfg(c)->max_output / 2)
+		return;
+	c->paused = false;
+	conn_debug(c, "reading again: replies waiting", conn_pending(c));
+	m->input_ms = mono_ms();
+	c->active_ms = conn_stamp(m->input_ms);
+	if (m->line_ms != 0)
+		m->line_ms = m->input_ms;
+	conn_schedule(c);
+}
+
+/* Delivers kept replies when the socket is writable again. */
+int
+conn_flush(struct conn *c)
+{
+	struct buf *out = &c->more->out;
+	ssize_t n =
+	    send(conn_fd(c), buf_head(out), buf_size(out), MSG_NOSIGNAL);
+
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		conn_close_errno(c, "send");
+		return -1;
+	}
+	conn_sent(c, (size_t)n, mono_ms());
+	buf_consume(out, (size_t)n);
+	if (buf_size(out) == 0)
+		buf_release(out);
+	conn_maybe_resume(c);
+	conn_update_events(c);
+	if (c->state == CONN_FLUSHING && conn_pending(c) == 0) {
+		conn_after_flush(c, false);
+		return -1;
+	}
+	conn_tidy(c);
+	return 0;
+}
+
+/* Queues a line of our own (a goodbye) and finishes for reason. */
+int
+conn_say_goodbye(struct conn *c, const char *line, size_t len,
+    enum close_reason reason)
+{
+	if (buf_append(&conn_loop(c)->outbuf, line, len) == -1) {
+		conn_close(c, CLOSE_ERROR);
+		return -1;
+	}
+	if (conn_send(c) == -1)
+		return -1;
+	conn_finish(c, reason);
+	return -1;
+}
+
+/*
+ * Sends the protocol's replies and acts on its verdict.  Returns 0 while
+ * the connection goes on reading, -1 once it is closing or closed.
+ * rx_empty: the verdict came from a read that left the socket empty.
+ */
+static int
+conn_act_on(struct conn *c, enum proto_status st, bool rx_empty)
+{
+	if (conn_send(c) == -1)
+		return -1;
+	switch (st) {
+	case PROTO_OK:
+		return 0;
+	case PROTO_EXIT:
+		conn_end(c, CLOSE_EXIT, rx_empty);
+		break;
+	case PROTO_TOO_LONG:
+		conn_finish(c, CLOSE_LINE_TOO_LONG);
+		break;
+	case PROTO_INTERRUPT:
+		return conn_say_goodbye(c, conn_interrupted,
+		    sizeof(conn_interrupted) - 1, CLOSE_INTERRUPT);
+	case PROTO_NOMEM:
+		conn_close(c, CLOSE_ERROR);
+		break;
+	}
+	return -1;
+}
+
+int
+conn_act(struct conn *c, enum proto_status st)
+{
+	return conn_act_on(c, st, false);
+}
+
+/*
+ * Runs the protocol on input (or, with in NULL, on the pending fragment).
+ * The connection keeps the protocol's state packed (a few bytes in struct
+ * conn, the unfinished line in struct conn_more); it is unpacked for the
+ * call and packed again after.
+ */
+enum proto_status
+conn_proto(struct conn *c, const char *in, size_t len)
+{
+	struct conn_loop *loop = conn_loop(c);
+	const struct config *cfg = conn_cfg(c);
+	struct proto p = {
+		.messages = c->messages,
+		.telnet = c->telnet,
+		.telnet_verb = c->telnet_verb,
+		.seen_eol = c->seen_eol,
+	};
+	enum proto_status st;
+
+	if (c->more != NULL)
+		p.line = c->more->line;
+	if (in != NULL)
+		st = proto_input(&p, &cfg->proto, in, len, &loop->outbuf);
+	else
+		st = proto_flush_fragment(&p, &cfg->proto, &loop->outbuf);
+	STATS_ADD(loop->stats->messages, p.messages - c->messages);
+	if (c->stopping && p.messages > c->messages)
+		c->drain_served = true;
+	c->messages = p.messages;
+	c->telnet = p.telnet;
+	c->telnet_verb = p.telnet_verb;
+	c->seen_eol = p.seen_eol;
+	if (c->more != NULL) {
+		c->more->line = p.line;
+	} else if (p.line.data != NULL) {
+		if (conn_more(c) == NULL) {
+			buf_release(&p.line);
+			return PROTO_NOMEM;
+		}
+		c->more->line = p.line;
+	}
+	/* Notes when the unfinished line began, for line_timeout. */
+	if (c->more != NULL) {
+		if (buf_size(&c->more->line) == 0)
+			c->more->line_ms = 0;
+		else if (c->more->line_ms == 0 || p.lines > 0)
+			c->more->line_ms = c->more->input_ms;
+	}
+	return st;
+}
+
+static void
+conn_on_eof(struct conn *c)
+{
+	c->peer_eof = true;
+	conn_update_events(c);
+	switch (c->state) {
+	case CONN_OPEN:
+		if (conn_act(c, conn_proto(c, NULL, 0)) == 0)
+			conn_finish(c, CLOSE_EOF);
+		break;
+	case CONN_PROXY:
+	case CONN_FLUSHING:
+		break;
+	case CONN_LINGERING:
+		conn_close(c, c->reason);
+		break;
+	}
+}
+
+/*
+ * One recv() per read event, at most CONN_INBUF bytes: a client that
+ * floods pipelined lines gets that much work per loop turn, and every
+ * other ready client gets its turn in between.  Returns the bytes read
+ * (counted), 0 at end of stream, -1 on an error (errno says which), -2
+ * when nothing was there after all.
+ */
+ssize_t
+conn_recv(struct conn *c)
+{
+	struct conn_loop *loop = conn_loop(c);
+	ssize_t n = recv(conn_fd(c), loop->inbuf, CONN_INBUF, 0);
+
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return -2;
+	if (n > 0) {
+		c->bytes_in += (size_t)n;
+		STATS_ADD(loop->stats->bytes_in, n);
+	}
+	return n;
+}
+
+void
+conn_on_readable(struct conn *c)
+{
+	struct conn_loop *loop = conn_loop(c);
+	ssize_t n = conn_recv(c);
+	uint64_t now;
+
+	if (n == 0) {
+		conn_on_eof(c);
+		return;
+	}
+	if (n == -1)
+		conn_close_errno(c, "recv");
+	if (n < 0)
+		return;
+	if (c->state != CONN_OPEN)
+		return; /* closing: input is drained and dropped */
+	now = mono_ms();
+	c->active_ms = conn_stamp(now);
+	if (c->more != NULL)
+		c->more->input_ms = now;
+	if (conn_act_on(c, conn_proto(c, loop->inbuf, (size_t)n),
+		n < CONN_INBUF) == -1)
+		return;
+	conn_schedule(c);
+}
