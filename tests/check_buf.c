@@ -86,14 +86,13 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("buf");
-	TCase *tc = tcase_create("buf");
+	const struct unit_case tests[] = {
+		UNIT_TEST(test_empty_owns_nothing),
+		UNIT_TEST(test_append_consume),
+		UNIT_TEST(test_growth_keeps_bytes),
+		UNIT_TEST(test_slide_before_grow),
+		UNIT_TEST(test_clear_keeps_memory),
+	};
 
-	tcase_add_test(tc, test_empty_owns_nothing);
-	tcase_add_test(tc, test_append_consume);
-	tcase_add_test(tc, test_growth_keeps_bytes);
-	tcase_add_test(tc, test_slide_before_grow);
-	tcase_add_test(tc, test_clear_keeps_memory);
-	suite_add_tcase(s, tc);
-	return unit_run(s);
+	return UNIT_MAIN("buf", tests, NULL, NULL);
 }

@@ -212,19 +212,14 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("cidr");
-	TCase *tc = tcase_create("cidr");
+	const struct unit_case tests[] = {
+		UNIT_ROWS(test_parse, good),
+		UNIT_ROWS(test_match, cases),
+		UNIT_TEST(test_match_ignores_port_and_scope),
+		UNIT_TEST(test_match_other_families),
+		UNIT_ROWS(test_malformed, bad),
+		UNIT_TEST(test_short_why),
+	};
 
-#define LOOP(test, table)                \
-	tcase_add_loop_test(tc, test, 0, \
-	    (int)(sizeof(table) / sizeof(table[0])))
-
-	LOOP(test_parse, good);
-	LOOP(test_match, cases);
-	tcase_add_test(tc, test_match_ignores_port_and_scope);
-	tcase_add_test(tc, test_match_other_families);
-	LOOP(test_malformed, bad);
-	tcase_add_test(tc, test_short_why);
-	suite_add_tcase(s, tc);
-	return unit_run(s);
+	return UNIT_MAIN("cidr", tests, NULL, NULL);
 }

@@ -120,39 +120,39 @@ START_TEST(test_every_key)
 }
 END_TEST
 
-/* Numbers are read where the key stands, in libconfig's bases. */
-START_TEST(test_int_literals)
+/* Good files, and what they must set; -1 or NULL: not checked. */
+static const struct good {
+	const char *text;
+	int port, backlog, max_line;
+	const char *welcome_line;
+} good[] = {
+	/* Numbers are read where the key stands, in libconfig's bases. */
+	{ "welcome = \"port = 1\"; port = 80;\n# backlog = 3\nbacklog = 010; "
+	  "max_line = 0x20;\n",
+	    80, 10, 32, NULL },
+	/* A comment on a last line without a newline is still a comment. */
+	{ "port = 7;\n# the end", 7, -1, -1, NULL },
+	{ "welcome = \"\";\n", -1, -1, -1, "" },
+	{ "welcome = \"Hi\";\n", -1, -1, -1, "Hi\r\n" },
+};
+
+START_TEST(test_good_config)
 {
-	struct config *cfg = load("welcome = \"port = 1\"; port = 80;\n"
-				  "# backlog = 3\nbacklog = 010; max_line = "
-				  "0x20;\n");
+	const struct good *g = &good[_i];
+	struct config *cfg = load(g->text);
 
-	ck_assert_msg(cfg != NULL, "%s", err);
-	ck_assert_int_eq(cfg->port, 80);
-	ck_assert_int_eq(cfg->backlog, 10);
-	ck_assert_int_eq(cfg->max_line, 32);
-	config_unref(cfg);
-}
-END_TEST
-
-/* A comment on a last line without a newline is still a comment. */
-START_TEST(test_no_final_newline)
-{
-	struct config *cfg = load("port = 7;\n# the end");
-
-	ck_assert_msg(cfg != NULL, "%s", err);
-	ck_assert_int_eq(cfg->port, 7);
-	config_unref(cfg);
-}
-END_TEST
-
-START_TEST(test_empty_welcome)
-{
-	struct config *cfg = load("welcome = \"\";\n");
-
-	ck_assert_msg(cfg != NULL, "%s", err);
-	ck_assert_str_eq(cfg->welcome_line, "");
-	ck_assert_uint_eq(cfg->welcome_line_len, 0);
+	ck_assert_msg(cfg != NULL, "row %d: %s", _i, err);
+	if (g->port != -1)
+		ck_assert_int_eq(cfg->port, g->port);
+	if (g->backlog != -1)
+		ck_assert_int_eq(cfg->backlog, g->backlog);
+	if (g->max_line != -1)
+		ck_assert_int_eq(cfg->max_line, g->max_line);
+	if (g->welcome_line != NULL) {
+		ck_assert_str_eq(cfg->welcome_line, g->welcome_line);
+		ck_assert_uint_eq(cfg->welcome_line_len,
+		    strlen(g->welcome_line));
+	}
 	config_unref(cfg);
 }
 END_TEST
@@ -302,23 +302,18 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("config");
-	TCase *tc = tcase_create("config");
+	const struct unit_case tests[] = {
+		UNIT_TEST(test_defaults),
+		UNIT_TEST(test_every_key),
+		UNIT_ROWS(test_good_config, good),
+		UNIT_TEST(test_refcount),
+		UNIT_TEST(test_shipped_config),
+		UNIT_ROWS(test_bad_config, bad),
+		UNIT_TEST(test_missing_file),
+		UNIT_TEST(test_directory),
+		UNIT_TEST(test_nul_byte),
+		UNIT_TEST(test_huge_file),
+	};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_defaults);
-	tcase_add_test(tc, test_every_key);
-	tcase_add_test(tc, test_int_literals);
-	tcase_add_test(tc, test_no_final_newline);
-	tcase_add_test(tc, test_empty_welcome);
-	tcase_add_test(tc, test_refcount);
-	tcase_add_test(tc, test_shipped_config);
-	tcase_add_loop_test(tc, test_bad_config, 0,
-	    (int)(sizeof(bad) / sizeof(bad[0])));
-	tcase_add_test(tc, test_missing_file);
-	tcase_add_test(tc, test_directory);
-	tcase_add_test(tc, test_nul_byte);
-	tcase_add_test(tc, test_huge_file);
-	suite_add_tcase(s, tc);
-	return unit_run(s);
+	return UNIT_MAIN("config", tests, setup, teardown);
 }

@@ -101,12 +101,11 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("iptable");
-	TCase *tc = tcase_create("iptable");
+	const struct unit_case tests[] = {
+		UNIT_TEST(test_counts_per_address_not_port),
+		UNIT_TEST(test_ipv4_and_ipv6_are_apart),
+		UNIT_TEST(test_matches_a_model),
+	};
 
-	tcase_add_test(tc, test_counts_per_address_not_port);
-	tcase_add_test(tc, test_ipv4_and_ipv6_are_apart);
-	tcase_add_test(tc, test_matches_a_model);
-	suite_add_tcase(s, tc);
-	return unit_run(s);
+	return UNIT_MAIN("iptable", tests, NULL, NULL);
 }

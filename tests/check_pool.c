@@ -107,13 +107,12 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("pool");
-	TCase *tc = tcase_create("pool");
+	const struct unit_case tests[] = {
+		UNIT_TEST(test_slots_are_zeroed_distinct_and_found_again),
+		UNIT_TEST(test_freed_slots_are_reused_lowest_first),
+		UNIT_TEST(test_walk_survives_freeing_every_slot_it_visits),
+		UNIT_TEST(test_empty_pool_and_free_null),
+	};
 
-	tcase_add_test(tc, test_slots_are_zeroed_distinct_and_found_again);
-	tcase_add_test(tc, test_freed_slots_are_reused_lowest_first);
-	tcase_add_test(tc, test_walk_survives_freeing_every_slot_it_visits);
-	tcase_add_test(tc, test_empty_pool_and_free_null);
-	suite_add_tcase(s, tc);
-	return unit_run(s);
+	return UNIT_MAIN("pool", tests, NULL, NULL);
 }

@@ -32,57 +32,209 @@ teardown(void)
 	buf_release(&out);
 }
 
+/*
+ * An exchange is a few steps against one fresh protocol state: bytes fed
+ * (or the fragment flushed, or the stream finished, or asked whether a
+ * fragment waits), each with the verdict and the exact reply bytes it
+ * must give.  A new case is a new row.
+ */
+enum op { OP_END, OP_FEED, OP_FLUSH, OP_FINISH, OP_HAS_FRAGMENT };
+
+struct step {
+	enum op op;
+	const char *in;
+	size_t len;
+	int want; /* enum proto_status, or for OP_HAS_FRAGMENT a bool */
+	const char *out;
+	size_t outlen;
+};
+
+#define FEED(in, st, out)                                             \
+	{                                                             \
+		OP_FEED, in, sizeof(in) - 1, st, out, sizeof(out) - 1 \
+	}
+#define FLUSH(st, out)                                      \
+	{                                                   \
+		OP_FLUSH, NULL, 0, st, out, sizeof(out) - 1 \
+	}
+#define FINISH(st, out)                                      \
+	{                                                    \
+		OP_FINISH, NULL, 0, st, out, sizeof(out) - 1 \
+	}
+#define HAS_FRAGMENT(yes)                            \
+	{                                            \
+		OP_HAS_FRAGMENT, NULL, 0, yes, "", 0 \
+	}
+#define ANY (-1)
+
+static const struct exchange {
+	const char *name;
+	enum proto_framing framing;
+	struct step steps[6];
+	long messages; /* answered at the end, or ANY */
+	long held;     /* bytes of the unfinished line at the end, or ANY */
+} exchanges[] = {
+	{ "lf line", PROTO_FRAMING_AUTO,
+	    { FEED("Michael\n", PROTO_OK, "Hello, Michael!\n") }, 1, 0 },
+	{ "crlf line", PROTO_FRAMING_AUTO,
+	    { FEED("Tracy\r\n", PROTO_OK, "Hello, Tracy!\r\n") }, 1, 0 },
+	{ "pipelined, in order", PROTO_FRAMING_AUTO,
+	    { FEED("a\nb\r\nc\n", PROTO_OK,
+		"Hello, a!\nHello, b!\r\nHello, c!\n") },
+	    3, 0 },
+	{ "a line split over reads", PROTO_FRAMING_AUTO,
+	    { FEED("Sa", PROTO_OK, ""), FEED("ra", PROTO_OK, ""),
+		FEED("h\r", PROTO_OK, ""),
+		FEED("\nx", PROTO_OK, "Hello, Sarah!\r\n") },
+	    1, 1 },
+	{ "blank lines are not messages", PROTO_FRAMING_AUTO,
+	    { FEED("\n\r\n \t\n \r\n", PROTO_OK, "") }, 0, 0 },
+	{ "exit", PROTO_FRAMING_AUTO,
+	    { FEED("a\nexit\nb\n", PROTO_EXIT, "Hello, a!\n") }, 1, ANY },
+	{ "exit with crlf", PROTO_FRAMING_AUTO,
+	    { FEED("exit\r\n", PROTO_EXIT, "") }, 0, ANY },
+	{ "only the whole message exit ends a session", PROTO_FRAMING_AUTO,
+	    { FEED("exit \nEXIT\nexits\n", PROTO_OK,
+		"Hello, exit !\nHello, EXIT!\nHello, exits!\n") },
+	    3, 0 },
+	{ "bytes pass through", PROTO_FRAMING_AUTO,
+	    { FEED("J\xc3\xbcrgen\n\x01\x7f\n", PROTO_OK,
+		  "Hello, J\xc3\xbcrgen!\nHello, \x01\x7f!\n"),
+		FEED("a\0b\n", PROTO_OK, "Hello, a\0b!\n") },
+	    3, 0 },
+	{ "max_line fits, the CR not counted", PROTO_FRAMING_AUTO,
+	    { FEED("0123456789abcdef\r\n", PROTO_OK,
+		  "Hello, 0123456789abcdef!\r\n"),
+		FEED("0123456789ab", PROTO_OK, ""),
+		FEED("cdef\r", PROTO_OK, ""),
+		FEED("\n", PROTO_OK, "Hello, 0123456789abcdef!\r\n") },
+	    2, 0 },
+	{ "too long, terminated", PROTO_FRAMING_AUTO,
+	    { FEED("ok\n0123456789abcdefg\nnext\n", PROTO_TOO_LONG,
+		"Hello, ok!\nError: line too long (max 16 bytes)\r\n") },
+	    1, 0 },
+	{ "an endless line is refused as it passes the limit",
+	    PROTO_FRAMING_AUTO,
+	    { FEED("0123456789", PROTO_OK, ""), FEED("abcdef", PROTO_OK, ""),
+		FEED("g", PROTO_TOO_LONG,
+		    "Error: line too long (max 16 bytes)\r\n") },
+	    0, 0 },
+	{ "auto framing: fragments until the first terminator",
+	    PROTO_FRAMING_AUTO,
+	    { HAS_FRAGMENT(false), FEED("Michael", PROTO_OK, ""),
+		HAS_FRAGMENT(true), FLUSH(PROTO_OK, "Hello, Michael!"),
+		FEED("Tracy\nSar", PROTO_OK, "Hello, Tracy!\n"),
+		HAS_FRAGMENT(false) },
+	    2, 3 },
+	{ "line framing: no fragments", PROTO_FRAMING_LINE,
+	    { FEED("Michael", PROTO_OK, ""), HAS_FRAGMENT(false) }, 0, 7 },
+	{ "raw framing: always fragments", PROTO_FRAMING_RAW,
+	    { FEED("a\nb\r", PROTO_OK, "Hello, a!\n"), HAS_FRAGMENT(true),
+		FLUSH(PROTO_OK, "Hello, b!") },
+	    2, 0 },
+	{ "a fragment can exit", PROTO_FRAMING_AUTO,
+	    { FEED("exit", PROTO_OK, ""), FLUSH(PROTO_EXIT, "") }, 0, ANY },
+	{ "end of stream answers the fragment", PROTO_FRAMING_LINE,
+	    { FEED("a\nlast", PROTO_OK, "Hello, a!\n"),
+		FINISH(PROTO_OK, "Hello, last!"), FINISH(PROTO_OK, "") },
+	    2, 0 },
+	{ "telnet commands are removed", PROTO_FRAMING_AUTO,
+	    /* IAC NOP, IAC WILL 1 and IAC DO 3 in and around the name. */
+	    { FEED("\xff\xf1"
+		   "Bo\xff\xfb\x01"
+		   "b\xff\xfd\x03"
+		   "by\r\n",
+		PROTO_OK, "Hello, Bobby!\r\n") },
+	    1, 0 },
+	{ "a telnet subnegotiation is skipped, split up", PROTO_FRAMING_AUTO,
+	    { FEED("A\xff\xfa\x18\x00"
+		   "xterm\xff",
+		  PROTO_OK, ""),
+		FEED("\xff\x01\xff", PROTO_OK, ""),
+		FEED("\xf0"
+		     "B\n",
+		    PROTO_OK, "Hello, AB!\n") },
+	    1, 0 },
+	{ "telnet IAC IAC is data", PROTO_FRAMING_AUTO,
+	    { FEED("a\xff\xff"
+		   "b\xff",
+		  PROTO_OK, ""),
+		FEED("\xff\n", PROTO_OK, "Hello, a\xff\x62\xff!\n") },
+	    1, 0 },
+	{ "an IAC that starts no command is data", PROTO_FRAMING_AUTO,
+	    { FEED("\xff", PROTO_OK, ""),
+		FEED("A\n\xff\n", PROTO_OK,
+		    "Hello, \xff\x41!\nHello, \xff!\n") },
+	    2, 0 },
+	{ "telnet interrupt, timing mark answered", PROTO_FRAMING_AUTO,
+	    { FEED("a\nhal", PROTO_OK, "Hello, a!\n"),
+		FEED("f\xff\xf4\xff\xfd\x06more\n", PROTO_INTERRUPT,
+		    "\xff\xfc\x06") },
+	    1, ANY },
+	{ "a timing mark split over reads", PROTO_FRAMING_AUTO,
+	    { FEED("\xff\xfd", PROTO_OK, ""),
+		FEED("\x06x\n", PROTO_OK, "\xff\xfc\x06Hello, x!\n") },
+	    1, 0 },
+	{ "ctrl-d on a line ends the session", PROTO_FRAMING_AUTO,
+	    { FEED("a\n\x04\r\n", PROTO_EXIT, "Hello, a!\n") }, 1, ANY },
+	{ "ctrl-d unterminated waits for a pause, in any framing",
+	    PROTO_FRAMING_LINE,
+	    { FEED("b\n\x04", PROTO_OK, "Hello, b!\n"), HAS_FRAGMENT(true),
+		FLUSH(PROTO_EXIT, "") },
+	    1, ANY },
+	{ "a ctrl-d that starts a longer line is data", PROTO_FRAMING_LINE,
+	    { FEED("\x04", PROTO_OK, ""),
+		FEED("bob\n", PROTO_OK,
+		    "Hello, \x04"
+		    "bob!\n"),
+		FEED("x\x04\n", PROTO_OK, "Hello, x\x04!\n") },
+	    2, 0 },
+};
+
 static enum proto_status
-feed(const char *in)
+run_step(const struct step *st)
 {
-	return proto_input(&p, &params, in, strlen(in), &out);
+	switch (st->op) {
+	case OP_FEED:
+		return proto_input(&p, &params, st->in, st->len, &out);
+	case OP_FLUSH:
+		return proto_flush_fragment(&p, &params, &out);
+	case OP_FINISH:
+		return proto_finish(&p, &params, &out);
+	case OP_HAS_FRAGMENT:
+	case OP_END:
+		break;
+	}
+	return (enum proto_status)proto_has_fragment(&p, &params);
 }
 
-/* Asserts the queued reply bytes, then forgets them. */
-static void
-expect_out(const char *want, size_t len)
+START_TEST(test_exchange)
 {
-	ck_assert_uint_eq(buf_size(&out), len);
-	if (len > 0)
-		ck_assert_mem_eq(buf_head(&out), want, len);
-	buf_clear(&out);
-}
+	const struct exchange *x = &exchanges[_i];
 
-#define EXPECT(s) expect_out((s), sizeof(s) - 1)
-
-START_TEST(test_lf_line)
-{
-	ck_assert_int_eq(feed("Michael\n"), PROTO_OK);
-	EXPECT("Hello, Michael!\n");
-	ck_assert_uint_eq(p.messages, 1);
-}
-END_TEST
-
-START_TEST(test_crlf_line)
-{
-	ck_assert_int_eq(feed("Tracy\r\n"), PROTO_OK);
-	EXPECT("Hello, Tracy!\r\n");
-}
-END_TEST
-
-START_TEST(test_pipelined_in_order)
-{
-	ck_assert_int_eq(feed("a\nb\r\nc\n"), PROTO_OK);
-	EXPECT("Hello, a!\nHello, b!\r\nHello, c!\n");
-	ck_assert_uint_eq(p.messages, 3);
-}
-END_TEST
-
-START_TEST(test_split_line)
-{
-	ck_assert_int_eq(feed("Sa"), PROTO_OK);
-	EXPECT("");
-	ck_assert_int_eq(feed("ra"), PROTO_OK);
-	ck_assert_int_eq(feed("h\r"), PROTO_OK);
-	EXPECT("");
-	ck_assert_int_eq(feed("\nx"), PROTO_OK);
-	EXPECT("Hello, Sarah!\r\n");
-	ck_assert_uint_eq(buf_size(&p.line), 1);
+	params.framing = x->framing;
+	for (size_t i = 0; i < 6 && x->steps[i].op != OP_END; i++) {
+		const struct step *st = &x->steps[i];
+		int got = (int)run_step(st);
+		ck_assert_msg(got == st->want,
+		    "%s, step %zu: verdict %d, not %d", x->name, i + 1, got,
+		    st->want);
+		ck_assert_msg(buf_size(&out) == st->outlen &&
+			(st->outlen == 0 ||
+			    memcmp(buf_head(&out), st->out, st->outlen) == 0),
+		    "%s, step %zu: wrong reply bytes (%zu)", x->name, i + 1,
+		    buf_size(&out));
+		buf_clear(&out);
+		/* A line never holds more than one byte past the limit. */
+		ck_assert_uint_le(buf_size(&p.line), params.max_line + 1);
+	}
+	if (x->messages != ANY)
+		ck_assert_msg(p.messages == (uint64_t)x->messages,
+		    "%s: %llu messages", x->name,
+		    (unsigned long long)p.messages);
+	if (x->held != ANY)
+		ck_assert_msg(buf_size(&p.line) == (size_t)x->held,
+		    "%s: %zu bytes held", x->name, buf_size(&p.line));
 }
 END_TEST
 
@@ -92,7 +244,8 @@ START_TEST(test_byte_by_byte)
 	const char *in = "one\ntwo\r\n\n  \nthree\r\nexit\n";
 	struct buf whole = { 0 };
 
-	ck_assert_int_eq(feed(in), PROTO_EXIT);
+	ck_assert_int_eq(proto_input(&p, &params, in, strlen(in), &out),
+	    PROTO_EXIT);
 	ck_assert_int_eq(buf_append(&whole, buf_head(&out), buf_size(&out)), 0);
 	buf_clear(&out);
 	proto_release(&p);
@@ -101,135 +254,9 @@ START_TEST(test_byte_by_byte)
 	for (size_t i = 0; in[i] != '\0' && st == PROTO_OK; i++)
 		st = proto_input(&p, &params, in + i, 1, &out);
 	ck_assert_int_eq(st, PROTO_EXIT);
-	expect_out(buf_head(&whole), buf_size(&whole));
+	ck_assert_uint_eq(buf_size(&out), buf_size(&whole));
+	ck_assert_mem_eq(buf_head(&out), buf_head(&whole), buf_size(&whole));
 	buf_release(&whole);
-}
-END_TEST
-
-START_TEST(test_blank_lines)
-{
-	ck_assert_int_eq(feed("\n\r\n \t\n \r\n"), PROTO_OK);
-	EXPECT("");
-	ck_assert_uint_eq(p.messages, 0);
-}
-END_TEST
-
-START_TEST(test_exit)
-{
-	ck_assert_int_eq(feed("a\nexit\nb\n"), PROTO_EXIT);
-	EXPECT("Hello, a!\n");
-}
-END_TEST
-
-START_TEST(test_exit_crlf)
-{
-	ck_assert_int_eq(feed("exit\r\n"), PROTO_EXIT);
-	EXPECT("");
-}
-END_TEST
-
-/* Only the whole message "exit" ends a session. */
-START_TEST(test_exit_only_exact)
-{
-	ck_assert_int_eq(feed("exit \nEXIT\nexits\n"), PROTO_OK);
-	EXPECT("Hello, exit !\nHello, EXIT!\nHello, exits!\n");
-}
-END_TEST
-
-START_TEST(test_bytes_pass_through)
-{
-	static const char in[] = "J\xc3\xbcrgen\n\x01\x7f\n";
-	static const char nul[] = "a\0b\n";
-
-	ck_assert_int_eq(feed(in), PROTO_OK);
-	EXPECT("Hello, J\xc3\xbcrgen!\nHello, \x01\x7f!\n");
-	ck_assert_int_eq(proto_input(&p, &params, nul, sizeof(nul) - 1, &out),
-	    PROTO_OK);
-	EXPECT("Hello, a\0b!\n");
-}
-END_TEST
-
-START_TEST(test_max_line_fits)
-{
-	/* 16 bytes, the limit, with the CR not counted. */
-	ck_assert_int_eq(feed("0123456789abcdef\r\n"), PROTO_OK);
-	EXPECT("Hello, 0123456789abcdef!\r\n");
-	ck_assert_int_eq(feed("0123456789ab"), PROTO_OK);
-	ck_assert_int_eq(feed("cdef\r"), PROTO_OK);
-	ck_assert_int_eq(feed("\n"), PROTO_OK);
-	EXPECT("Hello, 0123456789abcdef!\r\n");
-}
-END_TEST
-
-START_TEST(test_too_long_terminated)
-{
-	ck_assert_int_eq(feed("ok\n0123456789abcdefg\nnext\n"), PROTO_TOO_LONG);
-	EXPECT("Hello, ok!\nError: line too long (max 16 bytes)\r\n");
-}
-END_TEST
-
-/* An endless line is refused as soon as it passes the limit. */
-START_TEST(test_too_long_unterminated)
-{
-	ck_assert_int_eq(feed("0123456789"), PROTO_OK);
-	ck_assert_int_eq(feed("abcdef"), PROTO_OK);
-	ck_assert_uint_le(buf_size(&p.line), params.max_line + 1);
-	ck_assert_int_eq(feed("g"), PROTO_TOO_LONG);
-	EXPECT("Error: line too long (max 16 bytes)\r\n");
-	ck_assert_uint_eq(buf_size(&p.line), 0);
-}
-END_TEST
-
-START_TEST(test_fragment_auto)
-{
-	ck_assert(!proto_has_fragment(&p, &params));
-	ck_assert_int_eq(feed("Michael"), PROTO_OK);
-	ck_assert(proto_has_fragment(&p, &params));
-	ck_assert_int_eq(proto_flush_fragment(&p, &params, &out), PROTO_OK);
-	EXPECT("Hello, Michael!");
-	ck_assert(!proto_has_fragment(&p, &params));
-	/* After the first terminator, fragments wait for theirs. */
-	ck_assert_int_eq(feed("Tracy\nSar"), PROTO_OK);
-	EXPECT("Hello, Tracy!\n");
-	ck_assert(!proto_has_fragment(&p, &params));
-}
-END_TEST
-
-START_TEST(test_fragment_line)
-{
-	params.framing = PROTO_FRAMING_LINE;
-	ck_assert_int_eq(feed("Michael"), PROTO_OK);
-	ck_assert(!proto_has_fragment(&p, &params));
-}
-END_TEST
-
-START_TEST(test_fragment_raw)
-{
-	params.framing = PROTO_FRAMING_RAW;
-	ck_assert_int_eq(feed("a\nb\r"), PROTO_OK);
-	EXPECT("Hello, a!\n");
-	ck_assert(proto_has_fragment(&p, &params));
-	ck_assert_int_eq(proto_flush_fragment(&p, &params, &out), PROTO_OK);
-	EXPECT("Hello, b!");
-}
-END_TEST
-
-START_TEST(test_fragment_exit)
-{
-	ck_assert_int_eq(feed("exit"), PROTO_OK);
-	ck_assert_int_eq(proto_flush_fragment(&p, &params, &out), PROTO_EXIT);
-	EXPECT("");
-}
-END_TEST
-
-START_TEST(test_finish_answers_fragment)
-{
-	params.framing = PROTO_FRAMING_LINE;
-	ck_assert_int_eq(feed("a\nlast"), PROTO_OK);
-	ck_assert_int_eq(proto_finish(&p, &params, &out), PROTO_OK);
-	EXPECT("Hello, a!\nHello, last!");
-	ck_assert_int_eq(proto_finish(&p, &params, &out), PROTO_OK);
-	EXPECT("");
 }
 END_TEST
 
@@ -239,135 +266,20 @@ START_TEST(test_custom_template)
 	params.reply_head_len = 0;
 	params.reply_tail = " 100%";
 	params.reply_tail_len = 5;
-	ck_assert_int_eq(feed("x\n"), PROTO_OK);
-	EXPECT("x 100%\n");
-}
-END_TEST
-
-START_TEST(test_telnet_commands_removed)
-{
-	/* IAC WILL 1 and IAC DO 3 inside the name, IAC NOP before it. */
-	ck_assert_int_eq(feed("\xff\xf1"
-			      "Bo\xff\xfb\x01"
-			      "b\xff\xfd\x03"
-			      "by\r\n"),
-	    PROTO_OK);
-	EXPECT("Hello, Bobby!\r\n");
-}
-END_TEST
-
-START_TEST(test_telnet_subnegotiation_skipped)
-{
-	/* IAC SB 24 ... IAC SE, with an escaped IAC inside, split up. */
-	ck_assert_int_eq(feed("A\xff\xfa\x18\x00"
-			      "xterm\xff"),
-	    PROTO_OK);
-	ck_assert_int_eq(feed("\xff\x01\xff"), PROTO_OK);
-	ck_assert_int_eq(feed("\xf0"
-			      "B\n"),
-	    PROTO_OK);
-	EXPECT("Hello, AB!\n");
-}
-END_TEST
-
-START_TEST(test_telnet_iac_iac_is_data)
-{
-	ck_assert_int_eq(feed("a\xff\xff"
-			      "b\xff"),
-	    PROTO_OK);
-	ck_assert_int_eq(feed("\xff\n"), PROTO_OK);
-	EXPECT("Hello, a\xff\x62\xff!\n");
-}
-END_TEST
-
-/* An IAC that starts no command is kept, and so is the byte after it. */
-START_TEST(test_telnet_lone_iac_is_data)
-{
-	ck_assert_int_eq(feed("\xff"), PROTO_OK);
-	ck_assert_int_eq(feed("A\n\xff\n"), PROTO_OK);
-	EXPECT("Hello, \xff\x41!\nHello, \xff!\n");
-}
-END_TEST
-
-START_TEST(test_telnet_interrupt)
-{
-	ck_assert_int_eq(feed("a\nhal"), PROTO_OK);
-	ck_assert_int_eq(feed("f\xff\xf4\xff\xfd\x06more\n"), PROTO_INTERRUPT);
-	EXPECT("Hello, a!\n\xff\xfc\x06");
-}
-END_TEST
-
-START_TEST(test_telnet_timing_mark_split)
-{
-	ck_assert_int_eq(feed("\xff\xfd"), PROTO_OK);
-	ck_assert_int_eq(feed("\x06x\n"), PROTO_OK);
-	EXPECT("\xff\xfc\x06Hello, x!\n");
-}
-END_TEST
-
-START_TEST(test_ctrl_d_closes)
-{
-	ck_assert_int_eq(feed("a\n\x04\r\n"), PROTO_EXIT);
-	EXPECT("Hello, a!\n");
-	teardown();
-	setup();
-	params.framing = PROTO_FRAMING_LINE;
-	ck_assert_int_eq(feed("b\n\x04"), PROTO_OK);
-	EXPECT("Hello, b!\n");
-	/* Unterminated, it waits for a pause like a fragment, in any framing.
-	 */
-	ck_assert(proto_has_fragment(&p, &params));
-	ck_assert_int_eq(proto_flush_fragment(&p, &params, &out), PROTO_EXIT);
-}
-END_TEST
-
-/* A Ctrl-D that starts a longer line is data, however the line arrives. */
-START_TEST(test_ctrl_d_inside_a_line)
-{
-	params.framing = PROTO_FRAMING_LINE;
-	ck_assert_int_eq(feed("\x04"), PROTO_OK);
-	ck_assert_int_eq(feed("bob\n"), PROTO_OK);
-	EXPECT("Hello, \x04"
-	       "bob!\n");
-	ck_assert_int_eq(feed("x\x04\n"), PROTO_OK);
-	EXPECT("Hello, x\x04!\n");
+	ck_assert_int_eq(proto_input(&p, &params, "x\n", 2, &out), PROTO_OK);
+	ck_assert_uint_eq(buf_size(&out), 7);
+	ck_assert_mem_eq(buf_head(&out), "x 100%\n", 7);
 }
 END_TEST
 
 int
 main(void)
 {
-	Suite *s = suite_create("proto");
-	TCase *tc = tcase_create("proto");
+	const struct unit_case tests[] = {
+		UNIT_ROWS(test_exchange, exchanges),
+		UNIT_TEST(test_byte_by_byte),
+		UNIT_TEST(test_custom_template),
+	};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_lf_line);
-	tcase_add_test(tc, test_crlf_line);
-	tcase_add_test(tc, test_pipelined_in_order);
-	tcase_add_test(tc, test_split_line);
-	tcase_add_test(tc, test_byte_by_byte);
-	tcase_add_test(tc, test_blank_lines);
-	tcase_add_test(tc, test_exit);
-	tcase_add_test(tc, test_exit_crlf);
-	tcase_add_test(tc, test_exit_only_exact);
-	tcase_add_test(tc, test_bytes_pass_through);
-	tcase_add_test(tc, test_max_line_fits);
-	tcase_add_test(tc, test_too_long_terminated);
-	tcase_add_test(tc, test_too_long_unterminated);
-	tcase_add_test(tc, test_fragment_auto);
-	tcase_add_test(tc, test_fragment_line);
-	tcase_add_test(tc, test_fragment_raw);
-	tcase_add_test(tc, test_fragment_exit);
-	tcase_add_test(tc, test_finish_answers_fragment);
-	tcase_add_test(tc, test_custom_template);
-	tcase_add_test(tc, test_telnet_commands_removed);
-	tcase_add_test(tc, test_telnet_subnegotiation_skipped);
-	tcase_add_test(tc, test_telnet_iac_iac_is_data);
-	tcase_add_test(tc, test_telnet_lone_iac_is_data);
-	tcase_add_test(tc, test_telnet_interrupt);
-	tcase_add_test(tc, test_telnet_timing_mark_split);
-	tcase_add_test(tc, test_ctrl_d_closes);
-	tcase_add_test(tc, test_ctrl_d_inside_a_line);
-	suite_add_tcase(s, tc);
-	return unit_run(s);
+	return UNIT_MAIN("proto", tests, setup, teardown);
 }

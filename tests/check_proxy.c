@@ -633,34 +633,28 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("proxy");
-	TCase *tc = tcase_create("proxy");
+	const struct unit_case tests[] = {
+		UNIT_ROWS(test_v1_valid, v1_valid),
+		UNIT_ROWS(test_v1_unknown, v1_unknown),
+		UNIT_ROWS(test_v1_invalid, v1_invalid),
+		UNIT_TEST(test_v1_nul_bytes),
+		UNIT_TEST(test_v1_107_bytes),
+		UNIT_TEST(test_v1_108_bytes),
+		UNIT_TEST(test_v1_tcp6_over_107_bytes),
+		UNIT_ROWS(test_v1_refused_at_first_bad_byte, v1_refused_at),
+		UNIT_TEST(test_v2_tcp4),
+		UNIT_TEST(test_v2_tcp4_with_tlvs),
+		UNIT_TEST(test_v2_tcp6),
+		UNIT_TEST(test_v2_local),
+		UNIT_TEST(test_v2_not_tcp_is_local),
+		UNIT_TEST(test_v2_length_limit),
+		{ test_v2_signature_refused_at_each_byte, (int)sizeof(v2_sig) },
+		UNIT_ROWS(test_v2_refused_at_bad_byte, v2_bad_byte),
+		UNIT_ROWS(test_v2_refused_at_length, v2_short),
+		UNIT_TEST(test_v2_tlv_overrun),
+		UNIT_TEST(test_empty_input_needs_more),
+		UNIT_TEST(test_why_and_header_reset),
+	};
 
-#define LOOP(test, table)                \
-	tcase_add_loop_test(tc, test, 0, \
-	    (int)(sizeof(table) / sizeof(table[0])))
-
-	LOOP(test_v1_valid, v1_valid);
-	LOOP(test_v1_unknown, v1_unknown);
-	LOOP(test_v1_invalid, v1_invalid);
-	tcase_add_test(tc, test_v1_nul_bytes);
-	tcase_add_test(tc, test_v1_107_bytes);
-	tcase_add_test(tc, test_v1_108_bytes);
-	tcase_add_test(tc, test_v1_tcp6_over_107_bytes);
-	LOOP(test_v1_refused_at_first_bad_byte, v1_refused_at);
-	tcase_add_test(tc, test_v2_tcp4);
-	tcase_add_test(tc, test_v2_tcp4_with_tlvs);
-	tcase_add_test(tc, test_v2_tcp6);
-	tcase_add_test(tc, test_v2_local);
-	tcase_add_test(tc, test_v2_not_tcp_is_local);
-	tcase_add_test(tc, test_v2_length_limit);
-	tcase_add_loop_test(tc, test_v2_signature_refused_at_each_byte, 0,
-	    (int)sizeof(v2_sig));
-	LOOP(test_v2_refused_at_bad_byte, v2_bad_byte);
-	LOOP(test_v2_refused_at_length, v2_short);
-	tcase_add_test(tc, test_v2_tlv_overrun);
-	tcase_add_test(tc, test_empty_input_needs_more);
-	tcase_add_test(tc, test_why_and_header_reset);
-	suite_add_tcase(s, tc);
-	return unit_run(s);
+	return UNIT_MAIN("proxy", tests, NULL, NULL);
 }

@@ -18,4 +18,40 @@ unit_run(Suite *s)
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* One test, or one test run for each row of a table (UNIT_ROWS). */
+struct unit_case {
+	const TTest *test;
+	int rows; /* 0: a plain test */
+};
+
+#define UNIT_TEST(t) \
+	{            \
+		t, 0 \
+	}
+#define UNIT_ROWS(t, table)                                  \
+	{                                                    \
+		t, (int)(sizeof(table) / sizeof((table)[0])) \
+	}
+
+/* Runs the cases as one suite, each with the fixture if there is one. */
+static inline int
+unit_main(const char *name, const struct unit_case *cases, size_t n, SFun setup,
+    SFun teardown)
+{
+	Suite *s = suite_create(name);
+	TCase *tc = tcase_create(name);
+
+	if (setup != NULL || teardown != NULL)
+		tcase_add_checked_fixture(tc, setup, teardown);
+	for (size_t i = 0; i < n; i++)
+		tcase_add_loop_test(tc, cases[i].test, 0,
+		    cases[i].rows > 0 ? cases[i].rows : 1);
+	suite_add_tcase(s, tc);
+	return unit_run(s);
+}
+
+#define UNIT_MAIN(name, cases, setup, teardown)                           \
+	unit_main(name, cases, sizeof(cases) / sizeof((cases)[0]), setup, \
+	    teardown)
+
 #endif

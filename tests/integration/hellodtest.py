@@ -297,6 +297,47 @@ class Client:
         self.sock.close()
 
 
+def converse(d, c, steps):
+    """Plays the client's side of a conversation with daemon d over c, one
+    step at a time: ("send", bytes), ("expect", bytes), ("silence", s),
+    ("pause", s), ("shut",) for our end of the stream, ("eof",) for the
+    server's, ("log", regex) for a line hellod must write."""
+    for step in steps:
+        verb, arg = step[0], step[1:]
+        if verb == "send":
+            c.send(*arg)
+        elif verb == "expect":
+            c.expect(*arg)
+        elif verb == "silence":
+            c.expect_silence(*arg)
+        elif verb == "pause":
+            time.sleep(*arg)
+        elif verb == "shut":
+            c.shut_write()
+        elif verb == "eof":
+            c.expect_eof()
+        elif verb == "log":
+            d.wait_log(*arg)
+        else:
+            raise ValueError("no such step: %r" % (step,))
+
+
+def add_conversations(module_globals, rows):
+    """One test per row (name, conf, steps[, welcome]): a fresh daemon with
+    that config, one client that reads the welcome and then plays the
+    steps.  A new case is a new row."""
+    def make(conf, steps, welcome):
+        def test():
+            d = Hellod(conf)
+            converse(d, d.connect(welcome=welcome), steps)
+        return test
+    for name, conf, steps, *welcome in rows:
+        key = "test_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+        assert key not in module_globals, "two rows named " + key
+        module_globals[key] = make(conf, steps,
+                                   welcome[0] if welcome else b"Welcome!\r\n")
+
+
 def _stop_all():
     """Stops every daemon the test started; returns the problems seen."""
     problems = []

@@ -290,34 +290,6 @@ def test_resetting_clients_leave_nothing_behind():
     _round_trip(d.connect(), b"alive")
 
 
-def test_telnet_bytes():
-    d = Hellod()
-    c = d.connect()
-    c.send(b"Bob\r\n")
-    c.expect(b"Hello, Bob!\r\n")
-    c.send(b"Al\xff\xfb\x18ice\xff\xfd\x01\r\n")
-    c.expect(b"Hello, Alice!\r\n")
-    c.send(b"a\xff\xffb\r\n")
-    c.expect(b"Hello, a\xffb!\r\n")
-    c.send(b"\xff\xf4\xff\xfd\x06")
-    c.expect(b"\xff\xfc\x06Interrupted, goodbye\r\n")
-    c.expect_eof()
-    c.close()
-    d.wait_log(r"reason=interrupt$")
-
-
-def test_ctrl_d_closes():
-    d = Hellod()
-    c = d.connect()
-    c.send(b"x\n\x04\n")
-    c.expect(b"Hello, x!\n")
-    c.expect_eof()
-    c = d.connect()
-    c.send(b"y\n\x04")
-    c.expect(b"Hello, y!\n")
-    c.expect_eof()
-
-
 def test_control_bytes_never_reach_the_log():
     d = Hellod('log_level = "debug";\n')
     c = d.connect()

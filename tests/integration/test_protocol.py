@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from hellodtest import Hellod, run
+from hellodtest import Hellod, add_conversations, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -21,170 +21,93 @@ def test_seed_client_exchange():
     d.wait_log(r"close addr=127\.0\.0\.1 port=\d+ .*reason=exit$")
 
 
-def test_seed_client_bytes():
-    d = Hellod()
-    c = d.connect()
-    for name in (b"Michael", b"Tracy", b"Sarah"):
-        c.send(name)
-        c.expect(b"Hello, " + name + b"!")
-    c.send(b"exit")
-    c.expect_eof()
+EXIT_LOGGED = ("log", r"close addr=127\.0\.0\.1 port=\d+ .*reason=exit$")
+NAMES = [b"n%d" % i for i in range(5000)]
 
-
-def test_nc_style_lf_session():
-    d = Hellod()
-    c = d.connect()
-    c.send(b"Alice\n")
-    c.expect(b"Hello, Alice!\n")
-    c.send(b"Bob\n")
-    c.expect(b"Hello, Bob!\n")
-    c.send(b"exit\n")
-    c.expect_eof()
-
-
-def test_telnet_style_crlf_session():
-    d = Hellod()
-    c = d.connect()
-    c.send(b"Alice\r\n")
-    c.expect(b"Hello, Alice!\r\n")
-    c.send(b"exit\r\n")
-    c.expect_eof()
-
-
-def test_pipelined_lines_in_one_packet():
-    d = Hellod()
-    c = d.connect()
-    c.send(b"one\ntwo\r\nthree\n\nfour\n")
-    c.expect(b"Hello, one!\nHello, two!\r\nHello, three!\nHello, four!\n")
-    c.send(b"exit\n")
-    c.expect_eof()
-
-
-def test_many_pipelined_lines_keep_order():
-    d = Hellod()
-    c = d.connect()
-    names = [b"n%d" % i for i in range(5000)]
-    c.send(b"".join(n + b"\n" for n in names))
-    c.expect(b"".join(b"Hello, " + n + b"!\n" for n in names))
-
-
-def test_line_split_across_writes():
-    d = Hellod()
-    c = d.connect()
-    c.send(b"first\n")
-    c.expect(b"Hello, first!\n")
-    for part in (b"Mi", b"cha", b"el\r", b"\n"):
-        c.send(part)
-        time.sleep(0.15)
-    c.expect(b"Hello, Michael!\r\n")
-
-
-def test_fragment_split_milliseconds_apart_is_one_message():
-    d = Hellod()
-    c = d.connect()
-    for part in (b"Mich", b"ael"):
-        c.send(part)
-        time.sleep(0.01)
-    c.expect(b"Hello, Michael!")
-    c.expect_silence(0.3)
-
-
-def test_after_a_terminator_fragments_wait_for_theirs():
-    d = Hellod()
-    c = d.connect()
-    c.send(b"Ann\n")
-    c.expect(b"Hello, Ann!\n")
-    c.send(b"Bob")
-    c.expect_silence(0.5)
-    c.send(b"by\n")
-    c.expect(b"Hello, Bobby!\n")
-
-
-def test_line_framing_never_answers_fragments():
-    d = Hellod('framing = "line";\n')
-    c = d.connect()
-    c.send(b"Michael")
-    c.expect_silence(0.5)
-    c.send(b"\n")
-    c.expect(b"Hello, Michael!\n")
-
-
-def test_raw_framing_answers_fragments_after_lines_too():
-    d = Hellod('framing = "raw";\n')
-    c = d.connect()
-    c.send(b"Ann\n")
-    c.expect(b"Hello, Ann!\n")
-    c.send(b"Bob")
-    c.expect(b"Hello, Bob!")
-
-
-def test_exit_delivers_earlier_replies_then_closes():
-    d = Hellod()
-    c = d.connect()
-    c.send(b"a\nb\nexit\nc\n")
-    c.expect(b"Hello, a!\nHello, b!\n")
-    c.expect_eof()
-    d.wait_log(r"close addr=127\.0\.0\.1 port=\d+ .*reason=exit$")
-
-
-def test_exit_must_be_the_whole_message():
-    d = Hellod()
-    c = d.connect()
-    c.send(b"exit now\nExit\n")
-    c.expect(b"Hello, exit now!\nHello, Exit!\n")
-
-
-def test_end_of_stream_without_fragment():
-    d = Hellod()
-    c = d.connect()
-    c.send(b"a\nb\n")
-    c.shut_write()
-    c.expect(b"Hello, a!\nHello, b!\n")
-    c.expect_eof()
-
-
-def test_end_of_stream_answers_pending_fragment():
-    d = Hellod('framing = "line";\n')
-    c = d.connect()
-    c.send(b"a\nBob")
-    c.shut_write()
-    c.expect(b"Hello, a!\nHello, Bob!")
-    c.expect_eof()
-
-
-def test_blank_lines_get_no_reply():
-    d = Hellod()
-    c = d.connect()
-    c.send(b"\n\r\n  \t\nx\n")
-    c.expect(b"Hello, x!\n")
-    c.expect_silence(0.2)
-
-
-def test_bytes_pass_through():
-    d = Hellod()
-    c = d.connect()
-    name = "Zoë 山田".encode("utf-8")
-    c.send(name + b"\r\n")
-    c.expect(b"Hello, " + name + b"!\r\n")
-
-
-def test_over_long_line_gets_error_and_close():
-    d = Hellod("max_line = 16;\n")
-    c = d.connect()
-    c.send(b"x" * 16 + b"\n")
-    c.expect(b"Hello, " + b"x" * 16 + b"!\n")
-    c.send(b"y" * 17 + b"\n")
-    c.expect(b"Error: line too long (max 16 bytes)\r\n")
-    c.expect_eof()
-    d.wait_log(r"reason=line_too_long$")
-
-
-def test_over_long_fragment_refused_before_terminator():
-    d = Hellod("max_line = 1000;\n")
-    c = d.connect()
-    c.send(b"z" * 200000)
-    c.expect(b"Error: line too long (max 1000 bytes)\r\n")
-    c.expect_eof()
+# One client's conversation per row: (name, config, steps[, welcome]).
+CONVERSATIONS = [
+    ("seed client bytes", "", [
+        ("send", b"Michael"), ("expect", b"Hello, Michael!"),
+        ("send", b"Tracy"), ("expect", b"Hello, Tracy!"),
+        ("send", b"Sarah"), ("expect", b"Hello, Sarah!"),
+        ("send", b"exit"), ("eof",)]),
+    ("nc style lf session", "", [
+        ("send", b"Alice\n"), ("expect", b"Hello, Alice!\n"),
+        ("send", b"Bob\n"), ("expect", b"Hello, Bob!\n"),
+        ("send", b"exit\n"), ("eof",), EXIT_LOGGED]),
+    ("telnet style crlf session", "", [
+        ("send", b"Alice\r\n"), ("expect", b"Hello, Alice!\r\n"),
+        ("send", b"exit\r\n"), ("eof",)]),
+    ("pipelined lines in one packet", "", [
+        ("send", b"one\ntwo\r\nthree\n\nfour\n"),
+        ("expect", b"Hello, one!\nHello, two!\r\nHello, three!\n"
+                   b"Hello, four!\n"),
+        ("send", b"exit\n"), ("eof",)]),
+    ("many pipelined lines keep order", "", [
+        ("send", b"".join(n + b"\n" for n in NAMES)),
+        ("expect", b"".join(b"Hello, " + n + b"!\n" for n in NAMES))]),
+    ("line split across writes", "", [
+        ("send", b"first\n"), ("expect", b"Hello, first!\n"),
+        ("send", b"Mi"), ("pause", 0.15), ("send", b"cha"), ("pause", 0.15),
+        ("send", b"el\r"), ("pause", 0.15), ("send", b"\n"),
+        ("expect", b"Hello, Michael!\r\n")]),
+    ("fragment split milliseconds apart is one message", "", [
+        ("send", b"Mich"), ("pause", 0.01), ("send", b"ael"),
+        ("expect", b"Hello, Michael!"), ("silence", 0.3)]),
+    ("after a terminator fragments wait for theirs", "", [
+        ("send", b"Ann\n"), ("expect", b"Hello, Ann!\n"),
+        ("send", b"Bob"), ("silence", 0.5),
+        ("send", b"by\n"), ("expect", b"Hello, Bobby!\n")]),
+    ("line framing never answers fragments", 'framing = "line";\n', [
+        ("send", b"Michael"), ("silence", 0.5),
+        ("send", b"\n"), ("expect", b"Hello, Michael!\n")]),
+    ("raw framing answers fragments after lines too", 'framing = "raw";\n', [
+        ("send", b"Ann\n"), ("expect", b"Hello, Ann!\n"),
+        ("send", b"Bob"), ("expect", b"Hello, Bob!")]),
+    ("exit delivers earlier replies then closes", "", [
+        ("send", b"a\nb\nexit\nc\n"), ("expect", b"Hello, a!\nHello, b!\n"),
+        ("eof",), EXIT_LOGGED]),
+    ("exit must be the whole message", "", [
+        ("send", b"exit now\nExit\n"),
+        ("expect", b"Hello, exit now!\nHello, Exit!\n")]),
+    ("end of stream without fragment", "", [
+        ("send", b"a\nb\n"), ("shut",), ("expect", b"Hello, a!\nHello, b!\n"),
+        ("eof",)]),
+    ("end of stream answers pending fragment", 'framing = "line";\n', [
+        ("send", b"a\nBob"), ("shut",), ("expect", b"Hello, a!\nHello, Bob!"),
+        ("eof",)]),
+    ("blank lines get no reply", "", [
+        ("send", b"\n\r\n  \t\nx\n"), ("expect", b"Hello, x!\n"),
+        ("silence", 0.2)]),
+    ("bytes pass through", "", [
+        ("send", "Zoë 山田\r\n".encode()),
+        ("expect", "Hello, Zoë 山田!\r\n".encode())]),
+    ("over long line gets error and close", "max_line = 16;\n", [
+        ("send", b"x" * 16 + b"\n"), ("expect", b"Hello, " + b"x" * 16 + b"!\n"),
+        ("send", b"y" * 17 + b"\n"),
+        ("expect", b"Error: line too long (max 16 bytes)\r\n"), ("eof",),
+        ("log", r"reason=line_too_long$")]),
+    ("over long fragment refused before terminator", "max_line = 1000;\n", [
+        ("send", b"z" * 200000),
+        ("expect", b"Error: line too long (max 1000 bytes)\r\n"), ("eof",)]),
+    ("custom texts", 'welcome = "Hi there";\nreply = "100%% %s, ok";\n', [
+        ("send", b"Ann\n"), ("expect", b"100% Ann, ok\n")], b"Hi there\r\n"),
+    ("empty welcome sends nothing", 'welcome = "";\n', [
+        ("silence", 0.2), ("send", b"Ann\n"), ("expect", b"Hello, Ann!\n")],
+        None),
+    ("telnet commands are removed and interrupt ends the session", "", [
+        ("send", b"Bob\r\n"), ("expect", b"Hello, Bob!\r\n"),
+        ("send", b"Al\xff\xfb\x18ice\xff\xfd\x01\r\n"),
+        ("expect", b"Hello, Alice!\r\n"),
+        ("send", b"a\xff\xffb\r\n"), ("expect", b"Hello, a\xffb!\r\n"),
+        ("send", b"\xff\xf4\xff\xfd\x06"),
+        ("expect", b"\xff\xfc\x06Interrupted, goodbye\r\n"), ("eof",),
+        ("log", r"reason=interrupt$")]),
+    ("ctrl d on a line closes", "", [
+        ("send", b"x\n\x04\n"), ("expect", b"Hello, x!\n"), ("eof",)]),
+    ("ctrl d unterminated closes", "", [
+        ("send", b"y\n\x04"), ("expect", b"Hello, y!\n"), ("eof",)]),
+]
 
 
 def test_two_clients_never_wait_on_each_other():
@@ -218,21 +141,6 @@ def test_default_bind_listens_on_both_loopbacks():
         c.expect(b"Hello, x!\n")
 
 
-def test_custom_texts():
-    d = Hellod('welcome = "Hi there";\nreply = "100%% %s, ok";\n')
-    c = d.connect(welcome=b"Hi there\r\n")
-    c.send(b"Ann\n")
-    c.expect(b"100% Ann, ok\n")
-
-
-def test_empty_welcome_sends_nothing():
-    d = Hellod('welcome = "";\n')
-    c = d.connect(welcome=None)
-    c.expect_silence(0.2)
-    c.send(b"Ann\n")
-    c.expect(b"Hello, Ann!\n")
-
-
 def test_connect_and_close_are_logged():
     d = Hellod()
     c = d.connect()
@@ -257,6 +165,8 @@ def test_client_reset_does_not_hurt_server():
     c.send(b"still\n")
     c.expect(b"Hello, still!\n")
 
+
+add_conversations(globals(), CONVERSATIONS)
 
 if __name__ == "__main__":
     run(globals())
