@@ -247,7 +247,7 @@ conn_finish(struct conn *c, enum close_reason reason)
 static void
 conn_sent(struct conn *c, size_t n, uint64_t now)
 {
-	c->bytes_out += n;
+	c->bytes_out = (c->bytes_out + n) & CONN_COUNT_MAX;
 	STATS_ADD(conn_loop(c)->stats->bytes_out, n);
 	c->active_ms = conn_stamp(now);
 	if (c->more != NULL)
@@ -430,8 +430,8 @@ conn_proto(struct conn *c, const char *in, size_t len)
 	STATS_ADD(loop->stats->messages, p.messages - c->messages);
 	if (c->stopping && p.messages > c->messages)
 		c->drain_served = true;
-	c->messages = p.messages;
-	c->telnet = p.telnet;
+	c->messages = p.messages & CONN_COUNT_MAX;
+	c->telnet = p.telnet & 7u;
 	c->telnet_verb = p.telnet_verb;
 	c->seen_eol = p.seen_eol;
 	if (c->more != NULL) {
@@ -488,7 +488,7 @@ conn_recv(struct conn *c)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return -2;
 	if (n > 0) {
-		c->bytes_in += (size_t)n;
+		c->bytes_in = (c->bytes_in + (size_t)n) & CONN_COUNT_MAX;
 		STATS_ADD(loop->stats->bytes_in, n);
 	}
 	return n;

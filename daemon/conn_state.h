@@ -99,41 +99,52 @@ struct conn_more {
 
 /*
  * One client connection.  What it costs an idle client, measured with
- * 10,000 of them (scripts/bench, scenario E), on x86-64 with libevent 2.1:
+ * 10,000 of them (scripts/bench, scenario E; heap by valgrind's massif),
+ * on x86-64 with libevent 2.1:
  *
- *   struct conn, a pool slot of exactly its size       208 bytes
- *   libevent's entry for the descriptor (evmap_io)      32 bytes
- *   libevent's descriptor table, one pointer per fd     13 bytes
- *   the per-address count (one entry per address)      ~0 bytes
+ *   struct conn, a pool slot of exactly its size          200 bytes
+ *   libevent's entry for the descriptor (evmap_io, 16
+ *   bytes, 32 with the allocator's header and rounding)    32 bytes
+ *   libevent's descriptor table: one pointer per fd up
+ *   to the next power of two past the highest              13 bytes
+ *   the per-address count: one 20-byte slot per address     0 bytes
  *
- * Of the 208, libevent's struct event takes 128; the rest is packed to
- * what every connection needs for its whole life, and everything else is
- * in struct conn_more.  Times are kept as the low 32 bits of mono_ms():
+ * (246 in all), and whatever the count, at most 48 KiB per loop for
+ * epoll's results.  That is for one loop; each further loop has its own
+ * descriptor table spanning every descriptor of the process, 13 bytes
+ * more per connection (277 in all with two).
+ * Of the 200, libevent's struct event takes 128; the rest is packed to
+ * what every connection needs for its whole life (counts of 48 bits,
+ * with small state in the bits beside them), and everything else is in
+ * struct conn_more.  Times are kept as the low 32 bits of mono_ms():
  * every deadline is at most a day away (config limits), well inside the
  * 49 days that wrap takes.
  */
+#define CONN_COUNT_MAX ((UINT64_C(1) << 48) - 1)
+
 struct conn {
 	struct event ev; /* the socket, and the connection's one timeout */
 	struct conn_home *home;
 	struct conn_more *more; /* NULL while nothing pending needs it */
 	uint64_t started_ms;
-	uint64_t messages; /* answered so far */
-	uint64_t bytes_in;
-	uint64_t bytes_out;
-	uint32_t active_ms;	/* last byte received or sent, low 32 bits */
-	uint32_t slot;		/* in the loop's pool */
-	unsigned char addr[16]; /* the client, as the PROXY header says */
-	uint16_t port;
-	unsigned char telnet, telnet_verb; /* the protocol's, between reads */
-	unsigned state : 2;		   /* enum conn_state */
-	unsigned reason : 4;		   /* enum close_reason: why closing */
-	unsigned ipv6 : 1;
-	unsigned seen_eol : 1; /* the protocol's */
-	unsigned peer_eof : 1;
-	unsigned ip_counted : 1; /* counts toward max_clients_per_ip */
-	unsigned paused : 1;	 /* backpressure: replies wait, reading stops */
-	unsigned stopping : 1;	 /* server shutdown: the drain (conn_stop()) */
-	unsigned drain_served : 1; /* answered a message during the drain */
+	uint64_t bytes_in : 48;
+	uint64_t port : 16;
+	uint64_t bytes_out : 48;
+	uint64_t state : 2;  /* enum conn_state */
+	uint64_t reason : 4; /* enum close_reason: why closing */
+	uint64_t ipv6 : 1;
+	uint64_t peer_eof : 1;
+	uint64_t ip_counted : 1; /* counts toward max_clients_per_ip */
+	uint64_t paused : 1;	 /* backpressure: replies wait, no reading */
+	uint64_t stopping : 1;	 /* server shutdown: the drain (conn_stop()) */
+	uint64_t drain_served : 1; /* answered a message during the drain */
+	uint64_t messages : 48;	   /* answered so far */
+	uint64_t telnet : 3;	   /* the protocol's, between reads */
+	uint64_t seen_eol : 1;	   /* the protocol's */
+	uint64_t telnet_verb : 8;  /* the protocol's */
+	uint32_t active_ms;	   /* last byte received or sent, low 32 bits */
+	uint32_t slot;		   /* in the loop's pool */
+	unsigned char addr[16];	   /* the client, as the PROXY header says */
 };
 
 static inline struct conn_loop *
