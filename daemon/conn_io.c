@@ -72,7 +72,7 @@ conn_log_close(const struct conn *c, enum close_reason reason)
 	duration[n + 2] = (char)('0' + ms % 100 / 10);
 	duration[n + 3] = (char)('0' + ms % 10);
 	duration[n + 4] = '\0';
-	conn_u64(messages, c->messages);
+	conn_u64(messages, c->proto.messages);
 	conn_u64(bytes_in, c->bytes_in);
 	conn_u64(bytes_out, c->bytes_out);
 	log_event(LOG_LEVEL_INFO, "close", fields,
@@ -413,11 +413,12 @@ conn_proto(struct conn *c, const char *in, size_t len)
 {
 	struct conn_loop *loop = conn_loop(c);
 	const struct config *cfg = conn_cfg(c);
+	struct conn_proto was = c->proto;
 	struct proto p = {
-		.messages = c->messages,
-		.telnet = c->telnet,
-		.telnet_verb = c->telnet_verb,
-		.seen_eol = c->seen_eol,
+		.messages = was.messages,
+		.telnet = (unsigned char)was.telnet,
+		.telnet_verb = (unsigned char)was.telnet_verb,
+		.seen_eol = was.seen_eol,
 	};
 	enum proto_status st;
 
@@ -427,13 +428,17 @@ conn_proto(struct conn *c, const char *in, size_t len)
 		st = proto_input(&p, &cfg->proto, in, len, &loop->outbuf);
 	else
 		st = proto_flush_fragment(&p, &cfg->proto, &loop->outbuf);
-	STATS_ADD(loop->stats->messages, p.messages - c->messages);
-	if (c->stopping && p.messages > c->messages)
-		c->drain_served = true;
-	c->messages = p.messages & CONN_COUNT_MAX;
-	c->telnet = p.telnet & 7u;
-	c->telnet_verb = p.telnet_verb;
-	c->seen_eol = p.seen_eol;
+	if (p.messages != was.messages) {
+		STATS_ADD(loop->stats->messages, p.messages - was.messages);
+		if (c->stopping)
+			c->drain_served = true;
+	}
+	c->proto = (struct conn_proto){
+		.messages = p.messages & CONN_COUNT_MAX,
+		.telnet = p.telnet & 7u,
+		.seen_eol = p.seen_eol,
+		.telnet_verb = p.telnet_verb,
+	};
 	if (c->more != NULL) {
 		c->more->line = p.line;
 	} else if (p.line.data != NULL) {

@@ -36,7 +36,7 @@ conn_seconds(int s)
 bool
 conn_has_fragment(const struct conn *c)
 {
-	struct proto p = { .seen_eol = c->seen_eol };
+	struct proto p = { .seen_eol = c->proto.seen_eol };
 
 	if (c->more == NULL)
 		return false;

@@ -122,6 +122,17 @@ struct conn_more {
  */
 #define CONN_COUNT_MAX ((UINT64_C(1) << 48) - 1)
 
+/*
+ * The protocol's state between reads, in one word: conn_proto() reads it
+ * whole and writes it whole, once per read.
+ */
+struct conn_proto {
+	uint64_t messages : 48; /* answered so far */
+	uint64_t telnet : 3;
+	uint64_t seen_eol : 1;
+	uint64_t telnet_verb : 8;
+};
+
 struct conn {
 	struct event ev; /* the socket, and the connection's one timeout */
 	struct conn_home *home;
@@ -138,13 +149,10 @@ struct conn {
 	uint64_t paused : 1;	 /* backpressure: replies wait, no reading */
 	uint64_t stopping : 1;	 /* server shutdown: the drain (conn_stop()) */
 	uint64_t drain_served : 1; /* answered a message during the drain */
-	uint64_t messages : 48;	   /* answered so far */
-	uint64_t telnet : 3;	   /* the protocol's, between reads */
-	uint64_t seen_eol : 1;	   /* the protocol's */
-	uint64_t telnet_verb : 8;  /* the protocol's */
-	uint32_t active_ms;	   /* last byte received or sent, low 32 bits */
-	uint32_t slot;		   /* in the loop's pool */
-	unsigned char addr[16];	   /* the client, as the PROXY header says */
+	struct conn_proto proto;
+	uint32_t active_ms;	/* last byte received or sent, low 32 bits */
+	uint32_t slot;		/* in the loop's pool */
+	unsigned char addr[16]; /* the client, as the PROXY header says */
 };
 
 static inline struct conn_loop *
@@ -159,10 +167,14 @@ conn_cfg(const struct conn *c)
 	return c->home->cfg;
 }
 
+/*
+ * The socket, as the event holds it: read from the struct libevent has us
+ * embed, since event_get_fd() would be a call per read and per send.
+ */
 static inline int
 conn_fd(const struct conn *c)
 {
-	return event_get_fd(&c->ev);
+	return c->ev.ev_fd;
 }
 
 static inline size_t

@@ -226,18 +226,22 @@ void
 master_log_drain(struct master *m)
 {
 	struct metrics_snapshot s;
-	uint64_t served = 0;
+	uint64_t served = 0, idle, cut;
 
 	if (!m->stopping)
 		return;
 	master_snapshot(m, &s);
 	for (size_t i = 0; i < m->nworkers; i++)
 		served += STATS_GET(worker_stats(m->workers[i])->drain_served);
+	idle = s.closed[CLOSE_SHUTDOWN_IDLE];
+	cut = s.closed[CLOSE_SHUTDOWN_TIMEOUT];
+	/* A stop with no client to drain has nothing to tell. */
+	if (served + idle + cut + s.closed[CLOSE_SHUTDOWN] == 0)
+		return;
 	log_info("drained: %llu clients served during the drain, %llu "
 		 "dismissed idle, %llu cut at shutdown_timeout",
-	    (unsigned long long)served,
-	    (unsigned long long)s.closed[CLOSE_SHUTDOWN_IDLE],
-	    (unsigned long long)s.closed[CLOSE_SHUTDOWN_TIMEOUT]);
+	    (unsigned long long)served, (unsigned long long)idle,
+	    (unsigned long long)cut);
 }
 
 /* SIGUSR1: the metrics as one log line. */

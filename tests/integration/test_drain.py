@@ -49,6 +49,16 @@ def test_a_client_quiet_through_the_grace_is_dismissed_idle():
     _drained(d, 0, 1, 0)
 
 
+def test_a_stop_with_no_clients_says_nothing_of_a_drain():
+    d = Hellod()
+    d.connect().close()
+    d.wait_log(r"reason=eof$")
+    d.signal(signal.SIGTERM)
+    assert d.wait() == 0
+    d.wait_log(r"info: stopped$")
+    assert not d.log_lines(r"drained:"), d.log_text()
+
+
 def test_thousands_of_long_idle_clients_stop_fast():
     n = 2000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
