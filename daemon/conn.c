@@ -261,19 +261,19 @@ conn_on_idle(evutil_socket_t fd, short what, void *arg)
 static void
 conn_log_connect(const struct conn *c, const union net_addr *via)
 {
-	char name[NET_ADDRSTRLEN], lb[NET_ADDRSTRLEN];
+	char line[2 * NET_ADDRSTRLEN + 32] = "connection from ";
+	size_t n = strlen(line);
 	union net_addr peer;
 
 	if (!log_is_enabled(LOG_LEVEL_INFO))
 		return;
 	conn_peer(c, &peer);
-	if (via == NULL)
-		log_info("connection from %s",
-		    net_format(&peer, name, sizeof(name)));
-	else
-		log_info("connection from %s via %s",
-		    net_format(&peer, name, sizeof(name)),
-		    net_format(via, lb, sizeof(lb)));
+	n += strlen(net_format(&peer, line + n, NET_ADDRSTRLEN));
+	if (via != NULL) {
+		memcpy(line + n, " via ", 6);
+		net_format(via, line + n + 5, NET_ADDRSTRLEN);
+	}
+	log_message(LOG_LEVEL_INFO, line);
 }
 
 /* Counts the client's address in, or refuses it with one line. */

@@ -331,6 +331,18 @@ log_emit(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 }
 
 /*
+ * A message already formatted, for lines on the message path, where
+ * printf's cost shows: the connect line is one per session.
+ */
+void
+log_message(enum log_level level, const char *msg)
+{
+	if (!log_is_enabled(level) || log_flooded(level, msg))
+		return;
+	log_text_or_json(level, msg);
+}
+
+/*
  * A structured event: "event key=value ..." in text, one JSON object with
  * the same keys in JSON.  Values are already escaped by the caller.
  */

@@ -31,6 +31,7 @@ void log_set_level(enum log_level level);
 void log_set_format(enum log_format format);
 void log_event(enum log_level level, const char *event,
     const struct log_field *fields, size_t n);
+void log_message(enum log_level level, const char *msg);
 void log_to_syslog(const char *ident);
 void log_detect_journal(void);
 int log_is_enabled(enum log_level level);

@@ -7,30 +7,70 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The numeric host alone: "1.2.3.4" or "::1". */
+/* Decimal digits of v at dst, no terminator; returns how many. */
+static size_t
+net_digits(char *dst, unsigned v)
+{
+	char tmp[10];
+	size_t n = 0, i = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		dst[i++] = tmp[--n];
+	return i;
+}
+
+/*
+ * The numeric host alone: "1.2.3.4" or "::1".  IPv4, every client's
+ * address in the log at accept and close, is formatted here without the C
+ * library's printf; IPv6 goes through getnameinfo() for its scope.
+ */
 const char *
 net_host(const union net_addr *addr, char *buf, size_t len)
 {
-	/* IPv4 has no scope to name, and inet_ntop() is the cheaper call. */
-	if (addr->sa.sa_family == AF_INET &&
-	    inet_ntop(AF_INET, &addr->sin.sin_addr, buf, (socklen_t)len) !=
-		NULL)
+	if (addr->sa.sa_family == AF_INET && len >= INET_ADDRSTRLEN) {
+		const unsigned char *b =
+		    (const unsigned char *)&addr->sin.sin_addr;
+		size_t n = 0;
+		for (int i = 0; i < 4; i++) {
+			if (i > 0)
+				buf[n++] = '.';
+			n += net_digits(buf + n, b[i]);
+		}
+		buf[n] = '\0';
 		return buf;
+	}
 	if (getnameinfo(&addr->sa, sizeof(*addr), buf, (socklen_t)len, NULL, 0,
 		NI_NUMERICHOST) != 0)
 		snprintf(buf, len, "?");
 	return buf;
 }
 
-/* Formats "1.2.3.4:80" or "[::1]:80". */
+/* Formats "1.2.3.4:80" or "[::1]:80"; buf holds NET_ADDRSTRLEN bytes. */
 const char *
 net_format(const union net_addr *addr, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN + 16];
+	bool v6 = addr->sa.sa_family == AF_INET6;
+	size_t h, n = 0;
 
 	net_host(addr, host, sizeof(host));
-	snprintf(buf, len, addr->sa.sa_family == AF_INET6 ? "[%s]:%d" : "%s:%d",
-	    host, net_port(addr));
+	h = strlen(host);
+	if (len < h + 10) {
+		snprintf(buf, len, "%s", host);
+		return buf;
+	}
+	if (v6)
+		buf[n++] = '[';
+	memcpy(buf + n, host, h);
+	n += h;
+	if (v6)
+		buf[n++] = ']';
+	buf[n++] = ':';
+	n += net_digits(buf + n, (unsigned)net_port(addr));
+	buf[n] = '\0';
 	return buf;
 }
 
