@@ -27,15 +27,7 @@ static const char conn_interrupted[] = "Interrupted, goodbye\r\n";
 static char *
 conn_u64(char *buf, uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0, i = 0;
-
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n > 0)
-		buf[i++] = tmp[--n];
-	buf[i] = '\0';
+	buf[log_digits(buf, v)] = '\0';
 	return buf;
 }
 

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,6 +329,21 @@ log_emit(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 	if (errstr != NULL && m >= 0 && (size_t)m < sizeof(msg))
 		snprintf(msg + m, sizeof(msg) - (size_t)m, ": %s", errstr);
 	log_text_or_json(level, msg);
+}
+
+/* Decimal digits of v at dst, no terminator; returns how many (at most 20). */
+size_t
+log_digits(char *dst, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0, i = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		dst[i++] = tmp[--n];
+	return i;
 }
 
 /*

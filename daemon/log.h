@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_format {
 	LOG_FORMAT_TEXT,
@@ -32,6 +33,7 @@ void log_set_format(enum log_format format);
 void log_event(enum log_level level, const char *event,
     const struct log_field *fields, size_t n);
 void log_message(enum log_level level, const char *msg);
+size_t log_digits(char *dst, uint64_t v);
 void log_to_syslog(const char *ident);
 void log_detect_journal(void);
 int log_is_enabled(enum log_level level);

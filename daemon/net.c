@@ -7,20 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Decimal digits of v at dst, no terminator; returns how many. */
-static size_t
-net_digits(char *dst, unsigned v)
-{
-	char tmp[10];
-	size_t n = 0, i = 0;
-
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n > 0)
-		dst[i++] = tmp[--n];
-	return i;
-}
+#include "log.h"
 
 /*
  * The numeric host alone: "1.2.3.4" or "::1".  IPv4, every client's
@@ -37,7 +24,7 @@ net_host(const union net_addr *addr, char *buf, size_t len)
 		for (int i = 0; i < 4; i++) {
 			if (i > 0)
 				buf[n++] = '.';
-			n += net_digits(buf + n, b[i]);
+			n += log_digits(buf + n, b[i]);
 		}
 		buf[n] = '\0';
 		return buf;
@@ -69,7 +56,7 @@ net_format(const union net_addr *addr, char *buf, size_t len)
 	if (v6)
 		buf[n++] = ']';
 	buf[n++] = ':';
-	n += net_digits(buf + n, (unsigned)net_port(addr));
+	n += log_digits(buf + n, (uint64_t)net_port(addr));
 	buf[n] = '\0';
 	return buf;
 }
