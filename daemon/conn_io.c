@@ -23,14 +23,6 @@
 
 static const char conn_interrupted[] = "Interrupted, goodbye\r\n";
 
-/* Decimal digits of v, NUL-terminated, in buf of at least 21 bytes. */
-static char *
-conn_u64(char *buf, uint64_t v)
-{
-	buf[log_digits(buf, v)] = '\0';
-	return buf;
-}
-
 /*
  * One line per connection, with the fields operators filter on.  Built
  * without printf: under churn it is half of what a session writes.
@@ -38,37 +30,21 @@ conn_u64(char *buf, uint64_t v)
 static void
 conn_log_close(const struct conn *c, enum close_reason reason)
 {
-	char host[NET_ADDRSTRLEN], port[8], duration[32], messages[24],
-	    bytes_in[24], bytes_out[24];
-	uint64_t ms = mono_ms() - c->started_ms;
+	struct log_line *l = log_begin(LOG_LEVEL_INFO, "close");
+	char host[NET_ADDRSTRLEN];
 	union net_addr peer;
-	const struct log_field fields[] = {
-		{ "addr", host, false },
-		{ "port", port, true },
-		{ "duration", duration, true },
-		{ "messages", messages, true },
-		{ "bytes_in", bytes_in, true },
-		{ "bytes_out", bytes_out, true },
-		{ "reason", stats_close_name(reason), false },
-	};
-	size_t n;
 
-	if (!log_is_enabled(LOG_LEVEL_INFO))
+	if (l == NULL)
 		return;
 	conn_peer(c, &peer);
-	net_host(&peer, host, sizeof(host));
-	conn_u64(port, c->port);
-	n = strlen(conn_u64(duration, ms / 1000));
-	duration[n] = '.';
-	duration[n + 1] = (char)('0' + ms % 1000 / 100);
-	duration[n + 2] = (char)('0' + ms % 100 / 10);
-	duration[n + 3] = (char)('0' + ms % 10);
-	duration[n + 4] = '\0';
-	conn_u64(messages, c->proto.messages);
-	conn_u64(bytes_in, c->bytes_in);
-	conn_u64(bytes_out, c->bytes_out);
-	log_event(LOG_LEVEL_INFO, "close", fields,
-	    sizeof(fields) / sizeof(fields[0]));
+	log_str(l, "addr", net_host(&peer, host, sizeof(host)));
+	log_u64(l, "port", c->port);
+	log_millis(l, "duration", mono_ms() - c->started_ms);
+	log_u64(l, "messages", c->proto.messages);
+	log_u64(l, "bytes_in", c->bytes_in);
+	log_u64(l, "bytes_out", c->bytes_out);
+	log_str(l, "reason", stats_close_name(reason));
+	log_end(l);
 }
 
 /* Backpressure comes and goes: worth seeing when tuning max_output. */

@@ -93,67 +93,28 @@ log_is_json(void)
 	    LOG_FORMAT_JSON;
 }
 
-/* Appends src at n, within len; returns the new length. */
-static size_t
-log_put(char *dst, size_t len, size_t n, const char *src)
-{
-	size_t k = strlen(src);
-
-	if (n >= len)
-		return n;
-	if (k > len - n - 1)
-		k = len - n - 1;
-	memcpy(dst + n, src, k);
-	dst[n + k] = '\0';
-	return n + k;
-}
-
-/*
- * Stamps a text line for stderr; syslog and the journal stamp their own.
- * The date and time change once a second, so each thread formats them
- * once a second, and every line only adds its milliseconds.
- */
-static size_t
-log_prefix(char *line, size_t len, enum log_level level)
-{
-	static _Thread_local time_t sec = -1;
-	static _Thread_local char stamp[32];
-	struct timespec now;
-	long ms;
-	char frac[6];
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (now.tv_sec != sec) {
-		struct tm tm;
-		localtime_r(&now.tv_sec, &tm);
-		if (strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm) ==
-		    0)
-			stamp[0] = '\0';
-		sec = now.tv_sec;
-	}
-	ms = now.tv_nsec / 1000000;
-	frac[0] = '.';
-	frac[1] = (char)('0' + ms / 100);
-	frac[2] = (char)('0' + ms / 10 % 10);
-	frac[3] = (char)('0' + ms % 10);
-	frac[4] = ' ';
-	frac[5] = '\0';
-	return log_put(line, len,
-	    log_put(line, len,
-		log_put(line, len, log_put(line, len, 0, stamp), frac),
-		log_names[level]),
-	    ": ");
-}
-
 /*
  * A loop's lines wait here for a few milliseconds (see loop_run()), and
  * leave in one write: under churn every connection logs twice.  A batch stays
  * within PIPE_BUF, so batches from several threads sharing a pipe to the
  * journal never interleave.  Syslog takes its lines one by one.
+ *
+ * Every line is built in place at the batch's end, so it is copied once,
+ * by the kernel; a thread that does not hold its lines writes each at once.
  */
+#define LOG_LINE_MAX 1536
+
+struct log_line {
+	enum log_level level;
+	bool json;
+	char *buf;
+	size_t n;
+};
+
 static _Thread_local bool log_held;
 static _Thread_local char log_batch[PIPE_BUF];
 static _Thread_local size_t log_batched;
+static _Thread_local struct log_line log_current;
 
 void
 log_flush(void)
@@ -178,94 +139,155 @@ log_hold(bool hold)
 	log_held = hold;
 }
 
-static void
-log_write(const char *line, size_t n)
+/*
+ * Appends k bytes, cut where the line is full: room stays for "}\n".  Most
+ * pieces are literals, whose copy the compiler makes inline.
+ */
+static inline void
+log_cat(struct log_line *l, const char *src, size_t k)
 {
-	if (!log_held || n > sizeof(log_batch)) {
-		fwrite(line, 1, n, stderr);
-		return;
-	}
-	if (log_batched + n > sizeof(log_batch))
-		log_flush();
-	memcpy(log_batch + log_batched, line, n);
-	log_batched += n;
+	if (k > LOG_LINE_MAX - 2 - l->n)
+		k = LOG_LINE_MAX - 2 - l->n;
+	memcpy(l->buf + l->n, src, k);
+	l->n += k;
 }
 
-/* Writes one finished line, in one write or one batch. */
+/* A key or a short value: a loop costs less than strlen() and memcpy(). */
 static void
-log_output(enum log_level level, const char *body)
+log_str0(struct log_line *l, const char *src)
 {
-	char line[1536];
-	size_t n = 0;
+	char *out = l->buf + l->n, *end = l->buf + LOG_LINE_MAX - 2;
 
-	if (log_syslog) {
-		syslog(log_priorities[level], "%s", body);
-		return;
-	}
-	if (log_journal)
-		n = (size_t)snprintf(line, sizeof(line), "<%d>",
-		    log_priorities[level]);
-	else if (!log_is_json())
-		n = log_prefix(line, sizeof(line), level);
-	n = log_put(line, sizeof(line) - 1, n, body);
-	line[n++] = '\n';
-	log_write(line, n);
+	while (*src != '\0' && out < end)
+		*out++ = *src++;
+	l->n = (size_t)(out - l->buf);
 }
 
 /* Appends text as a JSON string, quotes included. */
-static size_t
-log_json_string(char *out, size_t len, size_t n, const char *text)
+static void
+log_json_string(struct log_line *l, const char *text)
 {
-	if (n + 1 < len)
-		out[n++] = '"';
-	for (; *text != '\0' && n + 7 < len; text++) {
+	static const char hex[] = "0123456789abcdef";
+
+	log_cat(l, "\"", 1);
+	for (; *text != '\0' && l->n + 8 < LOG_LINE_MAX; text++) {
 		unsigned char ch = (unsigned char)*text;
+		char esc[6] = { '\\', (char)ch };
 		if (ch == '"' || ch == '\\') {
-			out[n++] = '\\';
-			out[n++] = (char)ch;
+			log_cat(l, esc, 2);
 		} else if (ch < 0x20) {
-			n += (size_t)snprintf(out + n, len - n, "\\u%04x", ch);
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[ch >> 4];
+			esc[5] = hex[ch & 0xf];
+			log_cat(l, esc, 6);
 		} else {
-			out[n++] = (char)ch;
+			l->buf[l->n++] = (char)ch;
 		}
 	}
-	if (n + 1 < len)
-		out[n++] = '"';
-	out[n < len ? n : len - 1] = '\0';
-	return n;
+	log_cat(l, "\"", 1);
 }
 
-/* {"time":"...","level":"...", the caller's members follow. */
-static size_t
-log_json_head(char *out, size_t len, enum log_level level)
+/*
+ * The date and time change once a second, so each thread formats them once
+ * a second, and every line only adds its milliseconds: local time for a
+ * person reading stderr, UTC in JSON.
+ */
+static void
+log_stamp(struct log_line *l, bool utc)
 {
+	static _Thread_local time_t sec[2] = { -1, -1 };
+	static _Thread_local char stamp[2][32];
+	static _Thread_local size_t len[2];
 	struct timespec now;
 	struct tm tm;
-	char stamp[40];
+	long ms;
+	char frac[4];
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	return (size_t)snprintf(out, len,
-	    "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\"", stamp,
-	    now.tv_nsec / 1000000, log_names[level]);
+	if (now.tv_sec != sec[utc]) {
+		if (utc)
+			gmtime_r(&now.tv_sec, &tm);
+		else
+			localtime_r(&now.tv_sec, &tm);
+		len[utc] = strftime(stamp[utc], sizeof(stamp[utc]),
+		    utc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+		sec[utc] = now.tv_sec;
+	}
+	ms = now.tv_nsec / 1000000;
+	frac[0] = '.';
+	frac[1] = (char)('0' + ms / 100);
+	frac[2] = (char)('0' + ms / 10 % 10);
+	frac[3] = (char)('0' + ms % 10);
+	log_cat(l, stamp[utc], len[utc]);
+	log_cat(l, frac, sizeof(frac));
+}
+
+/*
+ * Starts a line at the batch's end: the journal's "<N>" priority, then the
+ * text stamp or the JSON object's first members.  Syslog and the journal
+ * stamp lines themselves.
+ */
+static struct log_line *
+log_open(enum log_level level)
+{
+	struct log_line *l = &log_current;
+
+	if (sizeof(log_batch) - log_batched < LOG_LINE_MAX)
+		log_flush();
+	l->level = level;
+	l->json = log_is_json();
+	l->buf = log_batch + log_batched;
+	l->n = 0;
+	if (log_journal && !log_syslog) {
+		char prio[3] = { '<', (char)('0' + log_priorities[level]),
+			'>' };
+		log_cat(l, prio, sizeof(prio));
+	}
+	if (l->json) {
+		log_cat(l, "{\"time\":\"", 9);
+		log_stamp(l, true);
+		log_cat(l, "Z\",\"level\":\"", 12);
+		log_str0(l, log_names[level]);
+		log_cat(l, "\"", 1);
+	} else if (!log_syslog && !log_journal) {
+		log_stamp(l, false);
+		log_cat(l, " ", 1);
+		log_str0(l, log_names[level]);
+		log_cat(l, ": ", 2);
+	}
+	return l;
+}
+
+/* Ends the line: into the batch, out at once, or to syslog. */
+void
+log_end(struct log_line *l)
+{
+	if (l->json)
+		l->buf[l->n++] = '}';
+	if (log_syslog) {
+		l->buf[l->n] = '\0';
+		syslog(log_priorities[l->level], "%s", l->buf);
+		return;
+	}
+	l->buf[l->n++] = '\n';
+	if (log_held)
+		log_batched += l->n;
+	else
+		fwrite(l->buf, 1, l->n, stderr);
 }
 
 static void
 log_text_or_json(enum log_level level, const char *msg)
 {
-	char json[1280];
-	size_t n;
+	struct log_line *l = log_open(level);
 
-	if (!log_is_json()) {
-		log_output(level, msg);
-		return;
+	if (l->json) {
+		log_cat(l, ",\"msg\":", 7);
+		log_json_string(l, msg);
+	} else {
+		log_str0(l, msg);
 	}
-	n = log_json_head(json, sizeof(json), level);
-	n += (size_t)snprintf(json + n, sizeof(json) - n, ",\"msg\":");
-	n = log_json_string(json, sizeof(json) - 1, n, msg);
-	snprintf(json + n, sizeof(json) - n, "}");
-	log_output(level, json);
+	log_end(l);
 }
 
 /* Per thread, so the loops never contend. */
@@ -295,8 +317,14 @@ log_report_dropped(void)
 static bool
 log_flooded(enum log_level level, const char *fmt)
 {
-	time_t now = time(NULL);
-	bool same = fmt == log_last_fmt && now == log_last_sec;
+	time_t now;
+	bool same;
+
+	/* Under churn, the info lines of every session pass here. */
+	if (level > LOG_LEVEL_WARNING && log_dropped == 0)
+		return false;
+	now = time(NULL);
+	same = fmt == log_last_fmt && now == log_last_sec;
 
 	if (now != log_last_sec || (level <= LOG_LEVEL_WARNING && !same))
 		log_report_dropped();
@@ -335,15 +363,31 @@ log_emit(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 size_t
 log_digits(char *dst, uint64_t v)
 {
+	static const char pairs[] = "00010203040506070809"
+				    "10111213141516171819"
+				    "20212223242526272829"
+				    "30313233343536373839"
+				    "40414243444546474849"
+				    "50515253545556575859"
+				    "60616263646566676869"
+				    "70717273747576777879"
+				    "80818283848586878889"
+				    "90919293949596979899";
 	char tmp[20];
-	size_t n = 0, i = 0;
+	size_t n = sizeof(tmp);
 
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n > 0)
-		dst[i++] = tmp[--n];
-	return i;
+	for (; v >= 100; v /= 100) {
+		n -= 2;
+		memcpy(tmp + n, pairs + v % 100 * 2, 2);
+	}
+	if (v >= 10) {
+		n -= 2;
+		memcpy(tmp + n, pairs + v * 2, 2);
+	} else {
+		tmp[--n] = (char)('0' + v);
+	}
+	memcpy(dst, tmp + n, sizeof(tmp) - n);
+	return sizeof(tmp) - n;
 }
 
 /*
@@ -359,45 +403,76 @@ log_message(enum log_level level, const char *msg)
 }
 
 /*
- * A structured event: "event key=value ..." in text, one JSON object with
- * the same keys in JSON.  Values are already escaped by the caller.
+ * A structured event, built field by field where it is written: "event
+ * key=value ..." in text, one JSON object with the same keys in JSON.  NULL
+ * when the level is off.  The close line is one per session, so neither
+ * printf nor a copy of the finished line is on its way.
  */
-void
-log_event(enum log_level level, const char *event,
-    const struct log_field *fields, size_t n)
+struct log_line *
+log_begin(enum log_level level, const char *event)
 {
-	char line[1280];
-	size_t len;
+	struct log_line *l;
 
 	if (!log_is_enabled(level) || log_flooded(level, event))
-		return;
-	if (!log_is_json()) {
-		len = log_put(line, sizeof(line), 0, event);
-		for (size_t i = 0; i < n; i++) {
-			len = log_put(line, sizeof(line), len, " ");
-			len = log_put(line, sizeof(line), len, fields[i].key);
-			len = log_put(line, sizeof(line), len, "=");
-			len = log_put(line, sizeof(line), len, fields[i].value);
-		}
-		log_output(level, line);
-		return;
+		return NULL;
+	l = log_open(level);
+	if (l->json) {
+		log_cat(l, ",\"event\":\"", 10);
+		log_str0(l, event);
+		log_cat(l, "\"", 1);
+	} else {
+		log_str0(l, event);
 	}
-	len = log_json_head(line, sizeof(line), level);
-	len += (size_t)snprintf(line + len, sizeof(line) - len,
-	    ",\"event\":\"%s\"", event);
-	for (size_t i = 0; i < n && len + 8 < sizeof(line); i++) {
-		len += (size_t)snprintf(line + len, sizeof(line) - len,
-		    ",\"%s\":", fields[i].key);
-		if (fields[i].number)
-			len += (size_t)snprintf(line + len, sizeof(line) - len,
-			    "%s", fields[i].value);
-		else
-			len = log_json_string(line, sizeof(line) - 1, len,
-			    fields[i].value);
+	return l;
+}
+
+static void
+log_key(struct log_line *l, const char *key)
+{
+	if (l->json) {
+		log_cat(l, ",\"", 2);
+		log_str0(l, key);
+		log_cat(l, "\":", 2);
+	} else {
+		log_cat(l, " ", 1);
+		log_str0(l, key);
+		log_cat(l, "=", 1);
 	}
-	if (len < sizeof(line) - 1)
-		snprintf(line + len, sizeof(line) - len, "}");
-	log_output(level, line);
+}
+
+/* A text value, already escaped by the caller for a text line. */
+void
+log_str(struct log_line *l, const char *key, const char *value)
+{
+	log_key(l, key);
+	if (l->json)
+		log_json_string(l, value);
+	else
+		log_str0(l, value);
+}
+
+void
+log_u64(struct log_line *l, const char *key, uint64_t v)
+{
+	char digits[20];
+
+	log_key(l, key);
+	log_cat(l, digits, log_digits(digits, v));
+}
+
+/* Milliseconds as seconds with three decimals: "duration=1.250". */
+void
+log_millis(struct log_line *l, const char *key, uint64_t ms)
+{
+	char digits[24];
+	size_t n = log_digits(digits, ms / 1000);
+
+	digits[n++] = '.';
+	digits[n++] = (char)('0' + ms % 1000 / 100);
+	digits[n++] = (char)('0' + ms % 100 / 10);
+	digits[n++] = (char)('0' + ms % 10);
+	log_key(l, key);
+	log_cat(l, digits, n);
 }
 
 #define LOG_DEFINE(name, level, with_errno)                               \

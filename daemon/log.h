@@ -21,17 +21,16 @@ enum log_level {
 	LOG_LEVEL_DEBUG,
 };
 
-/* One key and its value, for log_event(); numbers go unquoted in JSON. */
-struct log_field {
-	const char *key;
-	const char *value;
-	bool number;
-};
+/* A structured event line: log_begin(), its fields, log_end(). */
+struct log_line;
 
 void log_set_level(enum log_level level);
 void log_set_format(enum log_format format);
-void log_event(enum log_level level, const char *event,
-    const struct log_field *fields, size_t n);
+struct log_line *log_begin(enum log_level level, const char *event);
+void log_str(struct log_line *l, const char *key, const char *value);
+void log_u64(struct log_line *l, const char *key, uint64_t v);
+void log_millis(struct log_line *l, const char *key, uint64_t ms);
+void log_end(struct log_line *l);
 void log_message(enum log_level level, const char *msg);
 size_t log_digits(char *dst, uint64_t v);
 void log_to_syslog(const char *ident);

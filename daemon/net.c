@@ -24,7 +24,11 @@ net_host(const union net_addr *addr, char *buf, size_t len)
 		for (int i = 0; i < 4; i++) {
 			if (i > 0)
 				buf[n++] = '.';
-			n += log_digits(buf + n, b[i]);
+			if (b[i] >= 100)
+				buf[n++] = (char)('0' + b[i] / 100);
+			if (b[i] >= 10)
+				buf[n++] = (char)('0' + b[i] / 10 % 10);
+			buf[n++] = (char)('0' + b[i] % 10);
 		}
 		buf[n] = '\0';
 		return buf;
