@@ -30,19 +30,24 @@ iptable_key(const union net_addr *addr, unsigned char key[16])
 	}
 }
 
-/* FNV-1a: short keys, no adversary can pick the slot without the seed. */
+/*
+ * The key's two halves, each folded in with one multiply: the address is
+ * hashed at every accept and close.  The seed differs per run, so no
+ * client can aim many addresses at one slot without knowing it.
+ */
 static size_t
 iptable_hash(const unsigned char key[16])
 {
 	static uint64_t seed;
-	uint64_t h;
+	uint64_t lo, hi, h;
 
 	if (seed == 0)
-		seed = 0xcbf29ce484222325ULL ^ (uint64_t)(uintptr_t)&seed;
-	h = seed;
-	for (int i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 0x100000001b3ULL;
-	return (size_t)(h ^ (h >> 32));
+		seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&seed;
+	memcpy(&lo, key, 8);
+	memcpy(&hi, key + 8, 8);
+	h = (lo ^ seed) * 0xff51afd7ed558ccdULL ^ hi;
+	h = (h ^ (h >> 32)) * 0xc4ceb9fe1a85ec53ULL;
+	return (size_t)(h ^ (h >> 29));
 }
 
 /* The slot holding key, or the empty slot where it would go. */

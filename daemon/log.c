@@ -66,6 +66,17 @@ log_is_enabled(enum log_level level)
 	    atomic_load_explicit(&log_threshold, memory_order_relaxed);
 }
 
+/* " info: " after a text line's stamp. */
+static const struct {
+	char text[12];
+	size_t len;
+} log_tags[] = {
+	[LOG_LEVEL_ERROR] = { " error: ", 8 },
+	[LOG_LEVEL_WARNING] = { " warning: ", 10 },
+	[LOG_LEVEL_INFO] = { " info: ", 7 },
+	[LOG_LEVEL_DEBUG] = { " debug: ", 8 },
+};
+
 static const int log_priorities[] = {
 	[LOG_LEVEL_ERROR] = LOG_ERR,
 	[LOG_LEVEL_WARNING] = LOG_WARNING,
@@ -111,7 +122,8 @@ struct log_line {
 	size_t n;
 };
 
-static _Thread_local bool log_held;
+static _Thread_local void (*log_held)(void *);
+static _Thread_local void *log_held_arg;
 static _Thread_local char log_batch[PIPE_BUF];
 static _Thread_local size_t log_batched;
 static _Thread_local struct log_line log_current;
@@ -124,19 +136,16 @@ log_flush(void)
 	log_batched = 0;
 }
 
-/* Whether this thread has lines waiting for log_flush(). */
-bool
-log_held_lines(void)
-{
-	return log_batched > 0;
-}
-
-/* From now on this thread's lines wait for log_flush(); or no longer. */
+/*
+ * From now on this thread's lines wait for log_flush(), and first(arg)
+ * runs when a line comes to an empty batch; with NULL, no longer.
+ */
 void
-log_hold(bool hold)
+log_hold(void (*first)(void *), void *arg)
 {
 	log_flush();
-	log_held = hold;
+	log_held = first;
+	log_held_arg = arg;
 }
 
 /*
@@ -152,15 +161,10 @@ log_cat(struct log_line *l, const char *src, size_t k)
 	l->n += k;
 }
 
-/* A key or a short value: a loop costs less than strlen() and memcpy(). */
 static void
 log_str0(struct log_line *l, const char *src)
 {
-	char *out = l->buf + l->n, *end = l->buf + LOG_LINE_MAX - 2;
-
-	while (*src != '\0' && out < end)
-		*out++ = *src++;
-	l->n = (size_t)(out - l->buf);
+	log_cat(l, src, strlen(src));
 }
 
 /* Appends text as a JSON string, quotes included. */
@@ -251,9 +255,7 @@ log_open(enum log_level level)
 		log_cat(l, "\"", 1);
 	} else if (!log_syslog && !log_journal) {
 		log_stamp(l, false);
-		log_cat(l, " ", 1);
-		log_str0(l, log_names[level]);
-		log_cat(l, ": ", 2);
+		log_cat(l, log_tags[level].text, log_tags[level].len);
 	}
 	return l;
 }
@@ -270,10 +272,13 @@ log_end(struct log_line *l)
 		return;
 	}
 	l->buf[l->n++] = '\n';
-	if (log_held)
-		log_batched += l->n;
-	else
+	if (log_held == NULL) {
 		fwrite(l->buf, 1, l->n, stderr);
+		return;
+	}
+	if (log_batched == 0)
+		log_held(log_held_arg);
+	log_batched += l->n;
 }
 
 static void
@@ -427,24 +432,25 @@ log_begin(enum log_level level, const char *event)
 }
 
 static void
-log_key(struct log_line *l, const char *key)
+log_key(struct log_line *l, const char *key, size_t len)
 {
 	if (l->json) {
 		log_cat(l, ",\"", 2);
-		log_str0(l, key);
+		log_cat(l, key, len);
 		log_cat(l, "\":", 2);
 	} else {
 		log_cat(l, " ", 1);
-		log_str0(l, key);
+		log_cat(l, key, len);
 		log_cat(l, "=", 1);
 	}
 }
 
 /* A text value, already escaped by the caller for a text line. */
 void
-log_str(struct log_line *l, const char *key, const char *value)
+log_field_str(struct log_line *l, const char *key, size_t len,
+    const char *value)
 {
-	log_key(l, key);
+	log_key(l, key, len);
 	if (l->json)
 		log_json_string(l, value);
 	else
@@ -452,17 +458,17 @@ log_str(struct log_line *l, const char *key, const char *value)
 }
 
 void
-log_u64(struct log_line *l, const char *key, uint64_t v)
+log_field_u64(struct log_line *l, const char *key, size_t len, uint64_t v)
 {
 	char digits[20];
 
-	log_key(l, key);
+	log_key(l, key, len);
 	log_cat(l, digits, log_digits(digits, v));
 }
 
 /* Milliseconds as seconds with three decimals: "duration=1.250". */
 void
-log_millis(struct log_line *l, const char *key, uint64_t ms)
+log_field_millis(struct log_line *l, const char *key, size_t len, uint64_t ms)
 {
 	char digits[24];
 	size_t n = log_digits(digits, ms / 1000);
@@ -471,7 +477,7 @@ log_millis(struct log_line *l, const char *key, uint64_t ms)
 	digits[n++] = (char)('0' + ms % 1000 / 100);
 	digits[n++] = (char)('0' + ms % 100 / 10);
 	digits[n++] = (char)('0' + ms % 10);
-	log_key(l, key);
+	log_key(l, key, len);
 	log_cat(l, digits, n);
 }
 

@@ -27,18 +27,23 @@ struct log_line;
 void log_set_level(enum log_level level);
 void log_set_format(enum log_format format);
 struct log_line *log_begin(enum log_level level, const char *event);
-void log_str(struct log_line *l, const char *key, const char *value);
-void log_u64(struct log_line *l, const char *key, uint64_t v);
-void log_millis(struct log_line *l, const char *key, uint64_t ms);
+void log_field_str(struct log_line *l, const char *key, size_t len,
+    const char *value);
+void log_field_u64(struct log_line *l, const char *key, size_t len, uint64_t v);
+void
+log_field_millis(struct log_line *l, const char *key, size_t len, uint64_t ms);
+/* Keys are string literals, so their lengths are known where they are used. */
+#define log_str(l, key, value) log_field_str(l, key, sizeof(key) - 1, value)
+#define log_u64(l, key, v) log_field_u64(l, key, sizeof(key) - 1, v)
+#define log_millis(l, key, ms) log_field_millis(l, key, sizeof(key) - 1, ms)
 void log_end(struct log_line *l);
 void log_message(enum log_level level, const char *msg);
 size_t log_digits(char *dst, uint64_t v);
 void log_to_syslog(const char *ident);
 void log_detect_journal(void);
 int log_is_enabled(enum log_level level);
-void log_hold(bool hold);
+void log_hold(void (*first)(void *), void *arg);
 void log_flush(void);
-bool log_held_lines(void);
 
 /* log_warn appends strerror(errno); the x forms do not. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -33,16 +33,24 @@ loop_on_flush(evutil_socket_t fd, short what, void *arg)
 	log_flush();
 }
 
+/* The first line of a batch starts the clock on it. */
+static void
+loop_on_first_line(void *flush)
+{
+	static const struct timeval delay = { 0, LOOP_LOG_DELAY_MS * 1000 };
+
+	evtimer_add((struct event *)flush, &delay);
+}
+
 /*
  * Runs the loop until it is broken or has nothing left to wait for, with
- * the thread's log lines held (log_hold()): after each turn that left
- * some, a timer sees them written within LOOP_LOG_DELAY_MS and the
- * slack.  Returns -1 if the loop failed.
+ * the thread's log lines held (log_hold()): a timer sees each batch
+ * written within LOOP_LOG_DELAY_MS and the slack.  Returns -1 if the loop
+ * failed.
  */
 int
 loop_run(struct event_base *base)
 {
-	const struct timeval delay = { 0, LOOP_LOG_DELAY_MS * 1000 };
 	struct event *flush = evtimer_new(base, loop_on_flush, NULL);
 	int rc;
 
@@ -50,17 +58,9 @@ loop_run(struct event_base *base)
 		log_debug("timer slack left at the default: %s",
 		    strerror(errno));
 	if (flush != NULL)
-		log_hold(true);
-	for (;;) {
-		rc = event_base_loop(base, EVLOOP_ONCE);
-		if (rc != 0 || event_base_got_break(base) ||
-		    event_base_got_exit(base))
-			break;
-		if (flush != NULL && log_held_lines() &&
-		    !evtimer_pending(flush, NULL))
-			evtimer_add(flush, &delay);
-	}
-	log_hold(false);
+		log_hold(loop_on_first_line, flush);
+	rc = event_base_dispatch(base);
+	log_hold(NULL, NULL);
 	if (flush != NULL)
 		event_free(flush);
 	return rc == -1 ? -1 : 0;
