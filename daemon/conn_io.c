@@ -68,8 +68,13 @@ conn_free(struct conn *c)
 	struct conn_loop *loop = conn_loop(c);
 	union net_addr peer;
 
-	event_del(&c->ev);
+	/*
+	 * Closed first: the close takes the socket out of the epoll set,
+	 * and the delete libevent then asks for finds no socket and costs
+	 * the kernel nothing (libevent expects it, and ignores the error).
+	 */
 	close(conn_fd(c));
+	event_del(&c->ev);
 	if (c->ip_counted) {
 		conn_peer(c, &peer);
 		shared_leave_ip(loop->shared, &peer);
