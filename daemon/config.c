@@ -44,6 +44,7 @@ static const char *const config_formats[] = { "text", "json", NULL };
 static const char *const config_default_bind[] = { "127.0.0.1", "::1", NULL };
 static const char *const config_default_trusted[] = { "127.0.0.0/8", "::1/128",
 	NULL };
+static const char *const config_no_items[] = { NULL };
 
 #define FIELD(f) offsetof(struct config, f)
 
@@ -197,6 +198,36 @@ static const struct config_key config_keys[] = {
 	    .type = CONFIG_BOOL,
 	    .offset = FIELD(reuse_port),
 	    .def = 0 },
+	{ .name = "allow",
+	    .type = CONFIG_LIST,
+	    .offset = FIELD(allow),
+	    .def_list = config_no_items,
+	    .example = "[\"10.0.0.0/8\", \"2001:db8::/32\"]",
+	    .check = config_check_allow },
+	{ .name = "deny",
+	    .type = CONFIG_LIST,
+	    .offset = FIELD(deny),
+	    .def_list = config_no_items,
+	    .example = "[\"192.0.2.0/24\"]",
+	    .check = config_check_deny },
+	{ .name = "connection_rate",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(connection_rate),
+	    .min = 0,
+	    .max = 1000000,
+	    .def = 0 },
+	{ .name = "connection_burst",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(connection_burst),
+	    .min = 1,
+	    .max = 1000000,
+	    .def = 10 },
+	{ .name = "rate_ipv6_prefix",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(rate_ipv6_prefix),
+	    .min = 1,
+	    .max = 128,
+	    .def = 64 },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -582,6 +613,8 @@ config_unref(struct config *cfg)
 			config_list_clear(
 			    (void *)((char *)cfg + config_keys[i].offset));
 	free(cfg->trusted);
+	free(cfg->access.allow);
+	free(cfg->access.deny);
 	free(cfg->welcome_line);
 	free(cfg->reply_head);
 	free(cfg->reply_tail);

@@ -10,11 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "access.h"
 #include "log.h"
 #include "net.h"
 #include "proto.h"
-
-struct cidr;
 
 struct config_list {
 	char **items;
@@ -53,6 +52,11 @@ struct config {
 	struct config_list proxy_trusted;
 	int proxy_timeout; /* seconds */
 	bool reuse_port;
+	struct config_list allow;
+	struct config_list deny;
+	int connection_rate; /* new connections a second per address; 0: any */
+	int connection_burst;
+	int rate_ipv6_prefix; /* IPv6 clients share a bucket per prefix */
 
 	/* Derived from the keys above. */
 	char *welcome_line; /* welcome text and CRLF, or "" */
@@ -63,6 +67,7 @@ struct config {
 	union net_addr metrics_addr; /* when metrics_bind is set */
 	struct cidr *trusted;	     /* proxy_trusted, parsed */
 	size_t ntrusted;
+	struct access_rules access; /* allow and deny, parsed */
 };
 
 struct config *config_load(const char *path, char *err, size_t errlen);

@@ -110,30 +110,52 @@ config_check_metrics_bind(struct config *cfg, char *why, size_t whylen)
 	return 0;
 }
 
-int
-config_check_trusted(struct config *cfg, char *why, size_t whylen)
+/* Parses a list of CIDR ranges into a new array at *set. */
+static int
+config_cidrs(const struct config_list *list, struct cidr **set, size_t *n,
+    char *why, size_t whylen)
 {
-	const struct config_list *list = &cfg->proxy_trusted;
-	struct cidr *set = calloc(list->count + 1, sizeof(*set));
+	struct cidr *parsed = calloc(list->count + 1, sizeof(*parsed));
 	char reason[128];
 
-	if (set == NULL) {
+	if (parsed == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < list->count; i++) {
-		if (cidr_parse(list->items[i], &set[i], reason,
+		if (cidr_parse(list->items[i], &parsed[i], reason,
 			sizeof(reason)) == -1) {
 			snprintf(why, whylen, "'%s': %s", list->items[i],
 			    reason);
-			free(set);
+			free(parsed);
 			return -1;
 		}
 	}
-	free(cfg->trusted);
-	cfg->trusted = set;
-	cfg->ntrusted = list->count;
+	free(*set);
+	*set = parsed;
+	*n = list->count;
 	return 0;
+}
+
+int
+config_check_trusted(struct config *cfg, char *why, size_t whylen)
+{
+	return config_cidrs(&cfg->proxy_trusted, &cfg->trusted, &cfg->ntrusted,
+	    why, whylen);
+}
+
+int
+config_check_allow(struct config *cfg, char *why, size_t whylen)
+{
+	return config_cidrs(&cfg->allow, &cfg->access.allow,
+	    &cfg->access.nallow, why, whylen);
+}
+
+int
+config_check_deny(struct config *cfg, char *why, size_t whylen)
+{
+	return config_cidrs(&cfg->deny, &cfg->access.deny, &cfg->access.ndeny,
+	    why, whylen);
 }
 
 int

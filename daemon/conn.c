@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "cidr.h"
 #include "log.h"
 #include "proxy.h"
@@ -276,17 +277,33 @@ conn_log_connect(const struct conn *c, const union net_addr *via)
 	log_message(LOG_LEVEL_INFO, line);
 }
 
-/* Counts the client's address in, or refuses it with one line. */
+/*
+ * Lets the client's address in, or refuses it with one line: the access
+ * rules, then its connection rate and its count of open connections.  A
+ * refused client leaves no connect line, so a flood of refusals logs only
+ * the refusals, whose repeats the log cuts.
+ */
 static bool
-conn_admit_ip(struct conn *c)
+conn_admit(struct conn *c, const union net_addr *via)
 {
+	const struct config *cfg = conn_cfg(c);
 	union net_addr peer;
 
 	conn_peer(c, &peer);
-	switch (shared_enter_ip(conn_loop(c)->shared, conn_cfg(c), &peer)) {
+	if (!access_allows(&cfg->access, &peer)) {
+		conn_refuse(c, REJECT_DENIED, NULL);
+		return false;
+	}
+	switch (shared_enter_ip(conn_loop(c)->shared, cfg, &peer, mono_ms())) {
 	case SHARED_ADMITTED:
 		c->ip_counted = true;
+		conn_log_connect(c, via);
 		return true;
+	case SHARED_RATE:
+		conn_refuse(c, REJECT_RATE,
+		    "Error: too many new connections from your address, try "
+		    "again later\r\n");
+		return false;
 	case SHARED_PER_IP:
 		conn_refuse(c, REJECT_PER_IP,
 		    "Error: too many connections from your address, try "
@@ -379,8 +396,7 @@ conn_on_header(struct conn *c, size_t n)
 	conn_peer(c, &via);
 	if (!h.local)
 		conn_set_peer(c, &h.src);
-	conn_log_connect(c, &via);
-	if (!conn_admit_ip(c))
+	if (!conn_admit(c, &via))
 		return;
 	/* What followed the header goes through the scratch buffer. */
 	size_t rest = buf_size(header) - h.len;
@@ -480,8 +496,7 @@ conn_accept(struct conn_loop *loop, int fd, const union net_addr *peer)
 	    c);
 	event_add(&c->ev, NULL);
 	if (!home->cfg->proxy_protocol) {
-		conn_log_connect(c, NULL);
-		if (conn_admit_ip(c))
+		if (conn_admit(c, NULL))
 			conn_greet(c, NULL, 0);
 		return;
 	}

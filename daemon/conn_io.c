@@ -105,21 +105,25 @@ conn_close(struct conn *c, enum close_reason reason)
 	conn_free(c);
 }
 
-/* Refuses a connection that was never served, with one line. */
+/*
+ * Refuses a connection that was never served: a log line, and the line
+ * for the client unless it is NULL (a denied client gets no word).
+ */
 void
 conn_refuse(struct conn *c, enum reject_reason reason, const char *line)
 {
 	struct stats *stats = conn_loop(c)->stats;
 	char name[NET_ADDRSTRLEN];
-	size_t len = strlen(line);
 	union net_addr peer;
 
 	conn_peer(c, &peer);
 	STATS_ADD(stats->rejected[reason], 1);
 	log_warnx("refused %s (%s)", net_format(&peer, name, sizeof(name)),
 	    stats_reject_name(reason));
-	if (send(conn_fd(c), line, len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
-		STATS_ADD(stats->bytes_out, len);
+	if (line != NULL &&
+	    send(conn_fd(c), line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) >
+		0)
+		STATS_ADD(stats->bytes_out, strlen(line));
 	conn_free(c);
 }
 

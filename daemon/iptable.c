@@ -1,10 +1,9 @@
 #include "iptable.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* An IPv4 address is stored as its IPv4-mapped IPv6 form. */
+/* The key is net_key()'s: an IPv4 address in its IPv4-mapped form. */
 struct iptable_slot {
 	unsigned char key[16];
 	unsigned count; /* 0: empty */
@@ -18,36 +17,10 @@ struct iptable {
 
 #define IPTABLE_MIN 64
 
-static void
-iptable_key(const union net_addr *addr, unsigned char key[16])
-{
-	if (addr->sa.sa_family == AF_INET) {
-		memset(key, 0, 10);
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &addr->sin.sin_addr, 4);
-	} else {
-		memcpy(key, &addr->sin6.sin6_addr, 16);
-	}
-}
-
-/*
- * The key's two halves, each folded in with one multiply: the address is
- * hashed at every accept and close.  The seed differs per run, so no
- * client can aim many addresses at one slot without knowing it.
- */
 static size_t
 iptable_hash(const unsigned char key[16])
 {
-	static uint64_t seed;
-	uint64_t lo, hi, h;
-
-	if (seed == 0)
-		seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&seed;
-	memcpy(&lo, key, 8);
-	memcpy(&hi, key + 8, 8);
-	h = (lo ^ seed) * 0xff51afd7ed558ccdULL ^ hi;
-	h = (h ^ (h >> 32)) * 0xc4ceb9fe1a85ec53ULL;
-	return (size_t)(h ^ (h >> 29));
+	return (size_t)net_hash_key(key);
 }
 
 /* The slot holding key, or the empty slot where it would go. */
@@ -90,7 +63,7 @@ iptable_count(const struct iptable *t, const union net_addr *addr)
 {
 	unsigned char key[16];
 
-	iptable_key(addr, key);
+	net_key(addr, key);
 	return t->slots[iptable_find(t, key)].count;
 }
 
@@ -120,7 +93,7 @@ iptable_add(struct iptable *t, const union net_addr *addr)
 	unsigned char key[16];
 	size_t i;
 
-	iptable_key(addr, key);
+	net_key(addr, key);
 	i = iptable_find(t, key);
 	if (t->slots[i].count == 0) {
 		if (2 * (t->used + 1) > t->mask + 1) {
@@ -145,7 +118,7 @@ iptable_remove(struct iptable *t, const union net_addr *addr)
 	unsigned char key[16];
 	size_t i, j;
 
-	iptable_key(addr, key);
+	net_key(addr, key);
 	i = iptable_find(t, key);
 	if (t->slots[i].count == 0 || --t->slots[i].count > 0)
 		return;

@@ -136,3 +136,42 @@ net_parse_endpoint(const char *text, union net_addr *addr)
 		return -1;
 	return net_resolve(host, (int)port, addr);
 }
+
+/*
+ * An address without its port as 16 bytes, a key for tables of clients:
+ * IPv4 in its IPv4-mapped IPv6 form, so a dual-stack socket's
+ * ::ffff:192.0.2.7 and a plain socket's 192.0.2.7 are one client.
+ */
+void
+net_key(const union net_addr *addr, unsigned char key[16])
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0xff, 0xff };
+
+	if (addr->sa.sa_family == AF_INET) {
+		memcpy(key, mapped, sizeof(mapped));
+		memcpy(key + 12, &addr->sin.sin_addr, 4);
+	} else {
+		memcpy(key, &addr->sin6.sin6_addr, 16);
+	}
+}
+
+/*
+ * A hash of such a key: its two halves, each folded in with one multiply,
+ * as tables hash a client at every accept and close.  The seed is where
+ * the program was loaded, which differs per run, so no client can aim many
+ * addresses at one slot without knowing it.
+ */
+uint64_t
+net_hash_key(const unsigned char key[16])
+{
+	static const char anchor;
+	uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&anchor;
+	uint64_t lo, hi, h;
+
+	memcpy(&lo, key, 8);
+	memcpy(&hi, key + 8, 8);
+	h = (lo ^ seed) * 0xff51afd7ed558ccdULL ^ hi;
+	h = (h ^ (h >> 32)) * 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 29);
+}

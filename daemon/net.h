@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /* Long enough for "[ipv6%scope]:port". */
@@ -22,5 +23,7 @@ int net_resolve(const char *host, int port, union net_addr *addr);
 int net_parse_endpoint(const char *text, union net_addr *addr);
 bool net_same_host(const union net_addr *a, const union net_addr *b);
 int net_port(const union net_addr *addr);
+void net_key(const union net_addr *addr, unsigned char key[16]);
+uint64_t net_hash_key(const unsigned char key[16]);
 
 #endif

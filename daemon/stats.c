@@ -19,6 +19,8 @@ static const char *const stats_reject_names[REJECT_REASONS] = {
 	[REJECT_PER_IP] = "per_ip",
 	[REJECT_FD_LIMIT] = "fd_limit",
 	[REJECT_PROXY] = "proxy",
+	[REJECT_DENIED] = "denied",
+	[REJECT_RATE] = "rate",
 };
 
 const char *

@@ -39,6 +39,8 @@ enum reject_reason {
 	REJECT_PER_IP,	 /* max_clients_per_ip */
 	REJECT_FD_LIMIT, /* out of descriptors: accept paused */
 	REJECT_PROXY,	 /* untrusted, late or malformed PROXY header */
+	REJECT_DENIED,	 /* allow and deny */
+	REJECT_RATE,	 /* connection_rate */
 	REJECT_REASONS,
 };
 

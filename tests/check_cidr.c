@@ -6,22 +6,6 @@
 #include "cidr.h"
 #include "unit.h"
 
-static union net_addr
-addr(const char *text)
-{
-	union net_addr a;
-
-	memset(&a, 0, sizeof(a));
-	if (inet_pton(AF_INET, text, &a.sin.sin_addr) == 1) {
-		a.sin.sin_family = AF_INET;
-	} else {
-		ck_assert_int_eq(inet_pton(AF_INET6, text, &a.sin6.sin6_addr),
-		    1);
-		a.sin6.sin6_family = AF_INET6;
-	}
-	return a;
-}
-
 static struct cidr
 parsed(const char *text)
 {
@@ -37,7 +21,7 @@ static bool
 matches(const char *cidr, const char *host)
 {
 	struct cidr c = parsed(cidr);
-	union net_addr a = addr(host);
+	union net_addr a = unit_addr(host);
 
 	return cidr_match(&c, &a);
 }
@@ -125,7 +109,7 @@ END_TEST
 START_TEST(test_match_ignores_port_and_scope)
 {
 	struct cidr c4 = parsed("10.0.0.0/8"), c6 = parsed("fe80::/10");
-	union net_addr a4 = addr("10.9.9.9"), a6 = addr("fe80::1");
+	union net_addr a4 = unit_addr("10.9.9.9"), a6 = unit_addr("fe80::1");
 
 	a4.sin.sin_port = htons(40000);
 	a6.sin6.sin6_port = htons(1);

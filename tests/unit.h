@@ -2,8 +2,12 @@
 #ifndef HELLOD_TEST_UNIT_H
 #define HELLOD_TEST_UNIT_H
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
 
 /* Output format and verbosity come from CK_TAP_LOG_FILE_NAME and friends. */
 static inline int
@@ -48,6 +52,23 @@ unit_main(const char *name, const struct unit_case *cases, size_t n, SFun setup,
 		    cases[i].rows > 0 ? cases[i].rows : 1);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
+}
+
+/* An IPv4 or IPv6 address from its text, port 0. */
+static inline union net_addr
+unit_addr(const char *text)
+{
+	union net_addr a;
+
+	memset(&a, 0, sizeof(a));
+	if (inet_pton(AF_INET, text, &a.sin.sin_addr) == 1) {
+		a.sin.sin_family = AF_INET;
+	} else {
+		ck_assert_msg(inet_pton(AF_INET6, text, &a.sin6.sin6_addr) == 1,
+		    "not an address: %s", text);
+		a.sin6.sin6_family = AF_INET6;
+	}
+	return a;
 }
 
 #define UNIT_MAIN(name, cases, setup, teardown)                           \
