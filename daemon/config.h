@@ -28,6 +28,8 @@ struct config {
 	int backlog;
 	struct config_list bind;
 	bool bind_is_default; /* addresses the host lacks are skipped */
+	char *unix_mode;      /* of socket files, octal */
+	char *unix_group;     /* owning socket files, or "" */
 	int max_line;
 	int fragment_delay_ms;
 	int shutdown_timeout;
@@ -68,6 +70,8 @@ struct config {
 	struct cidr *trusted;	     /* proxy_trusted, parsed */
 	size_t ntrusted;
 	struct access_rules access; /* allow and deny, parsed */
+	int unix_mode_bits;
+	long unix_gid; /* -1: leave the group alone */
 };
 
 struct config *config_load(const char *path, char *err, size_t errlen);

@@ -7,6 +7,7 @@
  */
 #include "config_check.h"
 
+#include <errno.h>
 #include <grp.h>
 #include <netdb.h>
 #include <pwd.h>
@@ -38,7 +39,17 @@ config_check_bind(struct config *cfg, char *why, size_t whylen)
 	for (size_t i = 0; i < cfg->bind.count; i++) {
 		const char *addr = cfg->bind.items[i];
 		struct addrinfo *res;
+		union net_addr local;
 
+		if (strncmp(addr, "unix:", 5) == 0) {
+			if (net_resolve(addr, 0, &local) == 0)
+				continue;
+			snprintf(why, whylen,
+			    "'%s' is not a UNIX socket: unix:/absolute/path or "
+			    "unix:@name, at most %zu bytes after unix:",
+			    addr, sizeof(local.sun.sun_path) - 1);
+			return -1;
+		}
 		if (getaddrinfo(addr, NULL, &hints, &res) != 0) {
 			snprintf(why, whylen,
 			    "'%s' is not a numeric IPv4 or IPv6 address", addr);
@@ -80,6 +91,42 @@ config_check_group(struct config *cfg, char *why, size_t whylen)
 {
 	return config_check_exists("group", cfg->group,
 	    cfg->group[0] == '\0' || getgrnam(cfg->group) != NULL, why, whylen);
+}
+
+/* The mode of socket files: octal permission bits, as chmod takes them. */
+int
+config_check_unix_mode(struct config *cfg, char *why, size_t whylen)
+{
+	const char *text = cfg->unix_mode;
+	char *end;
+	long mode;
+
+	errno = 0;
+	mode = strtol(text, &end, 8);
+	if (text[0] < '0' || text[0] > '7' || *end != '\0' || errno != 0 ||
+	    mode > 0777) {
+		snprintf(why, whylen,
+		    "'%s' is not a file mode like \"0660\" (octal, 0 to 0777)",
+		    text);
+		return -1;
+	}
+	cfg->unix_mode_bits = (int)mode;
+	return 0;
+}
+
+int
+config_check_unix_group(struct config *cfg, char *why, size_t whylen)
+{
+	struct group *gr;
+
+	cfg->unix_gid = -1;
+	if (cfg->unix_group[0] == '\0')
+		return 0;
+	if ((gr = getgrnam(cfg->unix_group)) == NULL)
+		return config_check_exists("group", cfg->unix_group, false, why,
+		    whylen);
+	cfg->unix_gid = (long)gr->gr_gid;
+	return 0;
 }
 
 /* A daemon runs in /: a relative pidfile would not be where it was meant. */

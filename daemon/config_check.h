@@ -17,6 +17,8 @@ int config_check_group(struct config *cfg, char *why, size_t whylen);
 int config_check_pidfile(struct config *cfg, char *why, size_t whylen);
 int config_check_metrics_bind(struct config *cfg, char *why, size_t whylen);
 int config_check_trusted(struct config *cfg, char *why, size_t whylen);
+int config_check_unix_mode(struct config *cfg, char *why, size_t whylen);
+int config_check_unix_group(struct config *cfg, char *why, size_t whylen);
 int config_check_allow(struct config *cfg, char *why, size_t whylen);
 int config_check_deny(struct config *cfg, char *why, size_t whylen);
 

@@ -268,6 +268,12 @@ conn_log_connect(const struct conn *c, const union net_addr *via)
 
 	if (!log_is_enabled(LOG_LEVEL_INFO))
 		return;
+	if (c->local) {
+		uint32_t pid, uid;
+		conn_credentials(c, &pid, &uid);
+		log_info("connection from unix pid=%u uid=%u", pid, uid);
+		return;
+	}
 	conn_peer(c, &peer);
 	n += strlen(net_format(&peer, line + n, NET_ADDRSTRLEN));
 	if (via != NULL) {
@@ -289,6 +295,11 @@ conn_admit(struct conn *c, const union net_addr *via)
 	const struct config *cfg = conn_cfg(c);
 	union net_addr peer;
 
+	if (c->local) {
+		/* The socket file's mode says who may connect. */
+		conn_log_connect(c, via);
+		return true;
+	}
 	conn_peer(c, &peer);
 	if (!access_allows(&cfg->access, &peer)) {
 		conn_refuse(c, REJECT_DENIED, NULL);
@@ -355,8 +366,22 @@ conn_greet(struct conn *c, const char *early, size_t len)
 static void
 conn_set_peer(struct conn *c, const union net_addr *peer)
 {
+	struct ucred cred = { 0, (uid_t)-1, (gid_t)-1 };
+	socklen_t len = sizeof(cred);
+	uint32_t pid, uid;
+
+	c->local = peer->sa.sa_family == AF_UNIX;
 	c->ipv6 = peer->sa.sa_family == AF_INET6;
-	if (c->ipv6) {
+	c->port = 0;
+	if (c->local) {
+		/* The kernel's word on who connected; never fails on AF_UNIX.
+		 */
+		getsockopt(conn_fd(c), SOL_SOCKET, SO_PEERCRED, &cred, &len);
+		pid = (uint32_t)cred.pid;
+		uid = (uint32_t)cred.uid;
+		memcpy(c->addr, &pid, sizeof(pid));
+		memcpy(c->addr + 4, &uid, sizeof(uid));
+	} else if (c->ipv6) {
 		memcpy(c->addr, &peer->sin6.sin6_addr, 16);
 		c->port = ntohs(peer->sin6.sin6_port);
 	} else {
@@ -461,9 +486,12 @@ conn_reject(struct conn_loop *loop, int fd, const union net_addr *peer)
 	close(fd);
 }
 
+/* A balancer on a UNIX socket got past the socket file's mode. */
 static bool
 conn_is_trusted(const struct config *cfg, const union net_addr *peer)
 {
+	if (peer->sa.sa_family == AF_UNIX)
+		return true;
 	for (size_t i = 0; i < cfg->ntrusted; i++)
 		if (cidr_match(&cfg->trusted[i], peer))
 			return true;
@@ -489,11 +517,11 @@ conn_accept(struct conn_loop *loop, int fd, const union net_addr *peer)
 	c->slot = slot;
 	c->home = home;
 	home->refs++;
+	event_assign(&c->ev, loop->base, fd, EV_READ | EV_PERSIST, conn_on_io,
+	    c);
 	conn_set_peer(c, peer);
 	c->started_ms = mono_ms();
 	c->active_ms = conn_stamp(c->started_ms);
-	event_assign(&c->ev, loop->base, fd, EV_READ | EV_PERSIST, conn_on_io,
-	    c);
 	event_add(&c->ev, NULL);
 	if (!home->cfg->proxy_protocol) {
 		if (conn_admit(c, NULL))

@@ -36,9 +36,17 @@ conn_log_close(const struct conn *c, enum close_reason reason)
 
 	if (l == NULL)
 		return;
-	conn_peer(c, &peer);
-	log_str(l, "addr", net_host(&peer, host, sizeof(host)));
-	log_u64(l, "port", c->port);
+	if (c->local) {
+		uint32_t pid, uid;
+		conn_credentials(c, &pid, &uid);
+		log_str(l, "addr", "unix");
+		log_u64(l, "pid", pid);
+		log_u64(l, "uid", uid);
+	} else {
+		conn_peer(c, &peer);
+		log_str(l, "addr", net_host(&peer, host, sizeof(host)));
+		log_u64(l, "port", c->port);
+	}
 	log_millis(l, "duration", mono_ms() - c->started_ms);
 	log_u64(l, "messages", c->proto.messages);
 	log_u64(l, "bytes_in", c->bytes_in);

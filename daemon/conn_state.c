@@ -167,7 +167,9 @@ void
 conn_peer(const struct conn *c, union net_addr *addr)
 {
 	memset(addr, 0, sizeof(*addr));
-	if (c->ipv6) {
+	if (c->local) {
+		addr->sun.sun_family = AF_UNIX;
+	} else if (c->ipv6) {
 		addr->sin6.sin6_family = AF_INET6;
 		memcpy(&addr->sin6.sin6_addr, c->addr, 16);
 		addr->sin6.sin6_port = htons(c->port);
@@ -176,6 +178,14 @@ conn_peer(const struct conn *c, union net_addr *addr)
 		memcpy(&addr->sin.sin_addr, c->addr, 4);
 		addr->sin.sin_port = htons(c->port);
 	}
+}
+
+/* A UNIX-socket client's process and user, as the kernel saw them. */
+void
+conn_credentials(const struct conn *c, uint32_t *pid, uint32_t *uid)
+{
+	memcpy(pid, c->addr, sizeof(*pid));
+	memcpy(uid, c->addr + 4, sizeof(*uid));
 }
 
 struct conn_more *

@@ -149,6 +149,7 @@ struct conn {
 	uint64_t paused : 1;	 /* backpressure: replies wait, no reading */
 	uint64_t stopping : 1;	 /* server shutdown: the drain (conn_stop()) */
 	uint64_t drain_served : 1; /* answered a message during the drain */
+	uint64_t local : 1; /* on a UNIX socket: addr holds its pid and uid */
 	struct conn_proto proto;
 	uint32_t active_ms;	/* last byte received or sent, low 32 bits */
 	uint32_t slot;		/* in the loop's pool */
@@ -206,6 +207,7 @@ conn_unstamp(uint32_t stamp)
 
 /* conn_state.c */
 void conn_peer(const struct conn *c, union net_addr *addr);
+void conn_credentials(const struct conn *c, uint32_t *pid, uint32_t *uid);
 struct conn_more *conn_more(struct conn *c);
 void conn_tidy(struct conn *c);
 void conn_home_put(struct conn_home *h);

@@ -42,7 +42,8 @@ listen_set_find(struct listener **old, size_t nold, const union net_addr *addr,
 	for (i = 0; i < nold; i++)
 		if (old[i] != NULL &&
 		    net_same_host(listener_addr(old[i]), addr) &&
-		    (port == 0 || net_port(listener_addr(old[i])) == port))
+		    (port == 0 || addr->sa.sa_family == AF_UNIX ||
+			net_port(listener_addr(old[i])) == port))
 			break;
 	return i;
 }
@@ -90,8 +91,9 @@ listen_set_build(const struct listen_set *ls, const struct config *cfg,
 	for (size_t i = 0; i < count; i++) {
 		const char *host = cfg->bind.items[i];
 		union net_addr addr;
-		if (n > 0 && port == 0)
-			port = net_port(listener_addr(set[0]));
+		/* The first IP socket's port, when the kernel chose it. */
+		for (size_t j = 0; j < n && port == 0; j++)
+			port = net_port(listener_addr(set[j]));
 		if (net_resolve(host, port, &addr) == -1) {
 			snprintf(err, errlen, "cannot resolve '%s'", host);
 			goto fail;
@@ -103,8 +105,7 @@ listen_set_build(const struct listen_set *ls, const struct config *cfg,
 			old[origin[n]] = NULL;
 			listener_set_backlog(l, cfg->backlog);
 		} else {
-			l = listener_open(&addr, cfg->backlog, cfg->reuse_port,
-			    err, errlen);
+			l = listener_open(&addr, cfg, err, errlen);
 			if (l == NULL && listen_set_may_skip(cfg, errno)) {
 				log_warnx("skipping default address: %s", err);
 				continue;

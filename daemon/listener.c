@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,16 +25,21 @@ struct listener {
 	listener_accept_fn cb;
 	void *arg;
 	time_t last_fd_warning;
+	bool owns_file; /* a socket file this listener made, removed with it */
 	union net_addr addr;
 	char name[NET_ADDRSTRLEN];
 };
 
 static const char *
-listener_hint(int err, int port)
+listener_hint(int err, const union net_addr *addr)
 {
+	int port = net_port(addr);
+
 	switch (err) {
 	case EADDRINUSE:
-		return " (another process is listening on this port)";
+		return addr->sa.sa_family == AF_UNIX
+		    ? " (a running server answers on it)"
+		    : " (another process is listening on this port)";
 	case EADDRNOTAVAIL:
 		return " (no interface of this host has this address)";
 	case EACCES:
@@ -47,26 +53,89 @@ listener_hint(int err, int port)
 	}
 }
 
+/* A socket bound to addr, not yet listening; -1 with errno set. */
 static int
-listener_socket(const union net_addr *addr, int backlog, bool reuse_port)
+listener_bound(const union net_addr *addr, bool reuse_port)
 {
 	int on = 1;
-	socklen_t len = addr->sa.sa_family == AF_INET ? sizeof(addr->sin)
-						      : sizeof(addr->sin6);
 	int fd = socket(addr->sa.sa_family,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd == -1)
 		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
-	    (reuse_port &&
+	if ((addr->sa.sa_family != AF_UNIX &&
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) ==
+		    -1) ||
+	    (reuse_port && addr->sa.sa_family != AF_UNIX &&
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) ==
 		    -1) ||
 	    (addr->sa.sa_family == AF_INET6 &&
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) ==
 		    -1) ||
-	    bind(fd, &addr->sa, len) == -1 || listen(fd, backlog) == -1) {
+	    bind(fd, &addr->sa, net_len(addr)) == -1) {
 		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A socket file in the way: one left by a run that crashed refuses a
+ * connect, and is removed; one that answers belongs to a live server.
+ */
+static bool
+listener_remove_stale(const union net_addr *addr)
+{
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool stale;
+
+	if (probe == -1)
+		return false;
+	stale = connect(probe, &addr->sa, net_len(addr)) == -1 &&
+	    errno == ECONNREFUSED;
+	close(probe);
+	if (stale && unlink(addr->sun.sun_path) == 0) {
+		log_warnx("removed the stale socket file %s",
+		    addr->sun.sun_path);
+		return true;
+	}
+	errno = EADDRINUSE;
+	return false;
+}
+
+/* The socket file's mode and group, before anyone can connect. */
+static int
+listener_set_perms(const union net_addr *addr, const struct config *cfg)
+{
+	if (chmod(addr->sun.sun_path, (mode_t)cfg->unix_mode_bits) == -1)
+		return -1;
+	if (cfg->unix_gid >= 0 &&
+	    chown(addr->sun.sun_path, (uid_t)-1, (gid_t)cfg->unix_gid) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Binds and listens.  A socket file gets its mode and group before it
+ * listens, so no client connects through looser permissions.
+ */
+static int
+listener_socket(const union net_addr *addr, const struct config *cfg)
+{
+	int fd = listener_bound(addr, cfg->reuse_port), saved;
+
+	if (fd == -1 && errno == EADDRINUSE && net_is_path(addr) &&
+	    listener_remove_stale(addr))
+		fd = listener_bound(addr, cfg->reuse_port);
+	if (fd == -1)
+		return -1;
+	if ((net_is_path(addr) && listener_set_perms(addr, cfg) == -1) ||
+	    listen(fd, cfg->backlog) == -1) {
+		saved = errno;
+		if (net_is_path(addr))
+			unlink(addr->sun.sun_path);
 		close(fd);
 		errno = saved;
 		return -1;
@@ -111,6 +180,11 @@ listener_accept(struct listener *l, int max)
 		int fd = accept4(l->fd, &peer.sa, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
+			/* A UNIX client has no name: its address is cut short.
+			 */
+			if (len < sizeof(peer))
+				memset((char *)&peer + len, 0,
+				    sizeof(peer) - len);
 			n++;
 			l->cb(fd, &peer, l->arg);
 			continue;
@@ -169,9 +243,11 @@ listener_adopt(int fd, char *err, size_t errlen)
 		return NULL;
 	}
 	l->fd = fd;
-	/* Accepted sockets inherit it: no setsockopt per connection. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	getsockname(fd, &l->addr.sa, &len);
+	/* Accepted sockets inherit it: no setsockopt per connection. */
+	if (l->addr.sa.sa_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+		    sizeof(int));
 	net_format(&l->addr, l->name, sizeof(l->name));
 	return l;
 }
@@ -183,21 +259,24 @@ listener_adopt(int fd, char *err, size_t errlen)
  * connections over them (a rolling restart, or scaling out on one host).
  */
 struct listener *
-listener_open(const union net_addr *addr, int backlog, bool reuse_port,
-    char *err, size_t errlen)
+listener_open(const union net_addr *addr, const struct config *cfg, char *err,
+    size_t errlen)
 {
 	char name[NET_ADDRSTRLEN];
-	int fd = listener_socket(addr, backlog, reuse_port), saved;
+	int fd = listener_socket(addr, cfg), saved;
+	struct listener *l;
 
 	if (fd == -1) {
 		saved = errno;
 		snprintf(err, errlen, "cannot listen on %s: %s%s",
 		    net_format(addr, name, sizeof(name)), strerror(saved),
-		    listener_hint(saved, net_port(addr)));
+		    listener_hint(saved, addr));
 		errno = saved;
 		return NULL;
 	}
-	return listener_adopt(fd, err, errlen);
+	if ((l = listener_adopt(fd, err, errlen)) != NULL)
+		l->owns_file = net_is_path(addr);
+	return l;
 }
 
 /*
@@ -245,6 +324,9 @@ listener_free(struct listener *l)
 	if (l->ev_resume != NULL)
 		event_free(l->ev_resume);
 	close(l->fd);
+	if (l->owns_file && unlink(l->addr.sun.sun_path) == -1 &&
+	    errno != ENOENT)
+		log_warn("cannot remove %s", l->addr.sun.sun_path);
 	free(l);
 }
 

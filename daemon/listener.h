@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "net.h"
 
 struct listener;
@@ -19,8 +20,8 @@ struct listener;
 typedef void (
     *listener_accept_fn)(int fd, const union net_addr *peer, void *arg);
 
-struct listener *listener_open(const union net_addr *addr, int backlog,
-    bool reuse_port, char *err, size_t errlen);
+struct listener *listener_open(const union net_addr *addr,
+    const struct config *cfg, char *err, size_t errlen);
 struct listener *listener_adopt(int fd, char *err, size_t errlen);
 struct listener *listener_watch(struct event_base *base, int fd,
     listener_accept_fn cb, void *arg, char *err, size_t errlen);

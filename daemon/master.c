@@ -263,8 +263,8 @@ master_start_metrics(struct master *m, char *err, size_t errlen)
 	int fd = m->metrics_fd;
 
 	if (fd == -1 && m->cfg->metrics_bind[0] != '\0') {
-		struct listener *l = listener_open(&m->cfg->metrics_addr,
-		    m->cfg->backlog, m->cfg->reuse_port, err, errlen);
+		struct listener *l =
+		    listener_open(&m->cfg->metrics_addr, m->cfg, err, errlen);
 		if (l == NULL)
 			return -1;
 		fd = fcntl(listener_fd(l), F_DUPFD_CLOEXEC, 0);

@@ -17,6 +17,8 @@
 const char *
 net_host(const union net_addr *addr, char *buf, size_t len)
 {
+	if (addr->sa.sa_family == AF_UNIX)
+		return net_format(addr, buf, len);
 	if (addr->sa.sa_family == AF_INET && len >= INET_ADDRSTRLEN) {
 		const unsigned char *b =
 		    (const unsigned char *)&addr->sin.sin_addr;
@@ -39,7 +41,27 @@ net_host(const union net_addr *addr, char *buf, size_t len)
 	return buf;
 }
 
-/* Formats "1.2.3.4:80" or "[::1]:80"; buf holds NET_ADDRSTRLEN bytes. */
+/* "unix:/path", "unix:@name", or "unix" for a peer without a name. */
+static const char *
+net_format_unix(const union net_addr *addr, char *buf, size_t len)
+{
+	const char *path = addr->sun.sun_path;
+	size_t max = sizeof(addr->sun.sun_path);
+
+	if (path[0] != '\0')
+		snprintf(buf, len, "unix:%.*s", (int)strnlen(path, max), path);
+	else if (path[1] != '\0')
+		snprintf(buf, len, "unix:@%.*s",
+		    (int)strnlen(path + 1, max - 1), path + 1);
+	else
+		snprintf(buf, len, "unix");
+	return buf;
+}
+
+/*
+ * Formats "1.2.3.4:80", "[::1]:80" or "unix:/path"; buf holds
+ * NET_ADDRSTRLEN bytes.
+ */
 const char *
 net_format(const union net_addr *addr, char *buf, size_t len)
 {
@@ -47,6 +69,8 @@ net_format(const union net_addr *addr, char *buf, size_t len)
 	bool v6 = addr->sa.sa_family == AF_INET6;
 	size_t h, n = 0;
 
+	if (addr->sa.sa_family == AF_UNIX)
+		return net_format_unix(addr, buf, len);
 	net_host(addr, host, sizeof(host));
 	h = strlen(host);
 	if (len < h + 10) {
@@ -65,7 +89,27 @@ net_format(const union net_addr *addr, char *buf, size_t len)
 	return buf;
 }
 
-/* Resolves a numeric address; never touches DNS. */
+/*
+ * "unix:/absolute/path" or "unix:@name"; the name must leave room for the
+ * terminating NUL a path needs, so both have the same limit.
+ */
+static int
+net_resolve_unix(const char *name, union net_addr *addr)
+{
+	size_t len = strlen(name);
+
+	memset(addr, 0, sizeof(*addr));
+	addr->sun.sun_family = AF_UNIX;
+	if (len < 2 || len >= sizeof(addr->sun.sun_path) ||
+	    (name[0] != '/' && name[0] != '@'))
+		return -1;
+	memcpy(addr->sun.sun_path, name, len);
+	if (name[0] == '@')
+		addr->sun.sun_path[0] = '\0';
+	return 0;
+}
+
+/* Resolves a numeric address, or a UNIX socket's; never touches DNS. */
 int
 net_resolve(const char *host, int port, union net_addr *addr)
 {
@@ -73,6 +117,8 @@ net_resolve(const char *host, int port, union net_addr *addr)
 		.ai_socktype = SOCK_STREAM };
 	struct addrinfo *res;
 
+	if (strncmp(host, "unix:", 5) == 0)
+		return net_resolve_unix(host + 5, addr);
 	if (getaddrinfo(host, NULL, &hints, &res) != 0)
 		return -1;
 	memset(addr, 0, sizeof(*addr));
@@ -91,6 +137,9 @@ net_same_host(const union net_addr *a, const union net_addr *b)
 {
 	if (a->sa.sa_family != b->sa.sa_family)
 		return false;
+	if (a->sa.sa_family == AF_UNIX)
+		return memcmp(a->sun.sun_path, b->sun.sun_path,
+			   sizeof(a->sun.sun_path)) == 0;
 	if (a->sa.sa_family == AF_INET)
 		return a->sin.sin_addr.s_addr == b->sin.sin_addr.s_addr;
 	return memcmp(&a->sin6.sin6_addr, &b->sin6.sin6_addr,
@@ -98,11 +147,45 @@ net_same_host(const union net_addr *a, const union net_addr *b)
 	    a->sin6.sin6_scope_id == b->sin6.sin6_scope_id;
 }
 
+/* The port, or 0 for a UNIX socket. */
 int
 net_port(const union net_addr *addr)
 {
-	return ntohs(addr->sa.sa_family == AF_INET ? addr->sin.sin_port
-						   : addr->sin6.sin6_port);
+	switch (addr->sa.sa_family) {
+	case AF_INET:
+		return ntohs(addr->sin.sin_port);
+	case AF_INET6:
+		return ntohs(addr->sin6.sin6_port);
+	default:
+		return 0;
+	}
+}
+
+/* A socket file on disk, as opposed to an abstract name or IP. */
+bool
+net_is_path(const union net_addr *addr)
+{
+	return addr->sa.sa_family == AF_UNIX && addr->sun.sun_path[0] != '\0';
+}
+
+/* The length bind() and connect() take: an abstract name's is exact. */
+socklen_t
+net_len(const union net_addr *addr)
+{
+	size_t base = offsetof(struct sockaddr_un, sun_path);
+
+	switch (addr->sa.sa_family) {
+	case AF_INET:
+		return sizeof(addr->sin);
+	case AF_INET6:
+		return sizeof(addr->sin6);
+	default:
+		if (addr->sun.sun_path[0] != '\0')
+			return sizeof(addr->sun);
+		return (socklen_t)(base + 1 +
+		    strnlen(addr->sun.sun_path + 1,
+			sizeof(addr->sun.sun_path) - 1));
+	}
 }
 
 /* Parses "1.2.3.4:80" or "[::1]:80", numeric only; port 1 to 65535. */

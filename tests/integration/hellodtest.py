@@ -90,7 +90,8 @@ class Hellod:
             self.wait_log(r"info: hellod \S+ ready", timeout=TIMEOUT * SLOWDOWN)
             for line in self.log_lines(r"listening on "):
                 m = re.search(r"listening on \[?([^\]]*?)\]?:(\d+)$", line)
-                self.ports[m.group(1)] = int(m.group(2))
+                if m:  # a UNIX socket has no port
+                    self.ports[m.group(1)] = int(m.group(2))
         return self
 
     def _preexec(self):
@@ -228,11 +229,18 @@ def free_port():
 
 
 class Client:
-    def __init__(self, host, port, timeout=TIMEOUT):
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    """A client over TCP, or over a UNIX socket when host is "unix:PATH"
+    ("unix:@NAME" for the abstract namespace; port unused)."""
+
+    def __init__(self, host, port=None, timeout=TIMEOUT):
+        if host.startswith("unix:"):
+            family, where = socket.AF_UNIX, host[5:].replace("@", "\0", 1)
+        else:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            where = (host, port)
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect((host, port))
+        self.sock.connect(where)
         self.timeout = timeout
 
     def send(self, data):
