@@ -135,6 +135,17 @@ def test_address_rules_and_limits_do_not_apply():
         c.close()
 
 
+def test_proxy_header_over_a_unix_socket():
+    path = _path()
+    d = _unix(path, 'proxy_protocol = true;\nproxy_trusted = [];\n')
+    c = Client("unix:" + path)
+    c.send(b"PROXY TCP4 192.0.2.7 127.0.0.1 40000 9999\r\nann\n")
+    c.expect(b"Welcome!\r\nHello, ann!\n")
+    d.wait_log(r"connection from 192\.0\.2\.7:40000 via unix$")
+    c.close()
+    d.wait_log(r"close addr=192\.0\.2\.7 port=40000 .*reason=eof$")
+
+
 def test_passed_unix_socket_is_served_and_left_in_place():
     path = _path()
     folder = os.path.dirname(path)
