@@ -12,11 +12,10 @@ static char dir[] = "/tmp/hellod-config-XXXXXX";
 static char path[sizeof(dir) + 32];
 static char err[512];
 
+/* Each test writes the file afresh; the folder is main()'s. */
 static void
 setup(void)
 {
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/hellod.conf", dir);
 	err[0] = '\0';
 }
 
@@ -24,8 +23,6 @@ static void
 teardown(void)
 {
 	unlink(path);
-	rmdir(dir);
-	memcpy(dir + sizeof(dir) - 7, "XXXXXX", 6);
 }
 
 static void
@@ -327,5 +324,19 @@ main(void)
 		UNIT_TEST(test_huge_file),
 	};
 
-	return UNIT_MAIN("config", tests, setup, teardown);
+	int rc;
+
+	/*
+	 * Made here, not per test: a test that fails ends its child process
+	 * at once, without its teardown, and the folder must still go.
+	 */
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
+	snprintf(path, sizeof(path), "%s/hellod.conf", dir);
+	rc = UNIT_MAIN("config", tests, setup, teardown);
+	unlink(path);
+	rmdir(dir);
+	return rc;
 }

@@ -111,6 +111,30 @@ def test_reload_applies_a_good_config_and_refuses_a_broken_one():
     s.write(CONF, shipped)
 
 
+def test_unix_socket_in_the_runtime_directory():
+    s = system()
+    shipped = s.run("cat", CONF).stdout
+    sock = "/run/hellod/hellod.sock"
+    s.write(CONF, shipped.replace(
+        'bind = [ "127.0.0.1", "::1" ];',
+        'bind = [ "127.0.0.1", "unix:%s" ];' % sock))
+    try:
+        s.systemctl("restart", "hellod")
+        pid = s.main_pid("hellod")
+        owner = s.run("stat", "-c", "%a %u", sock).stdout.split()
+        uid = int(_status_fields(s.run(
+            "cat", "/proc/%d/status" % pid).stdout)["Uid"].split()[0])
+        assert owner == ["660", str(uid)], (owner, uid)
+        r = s.run("socat", "-", "UNIX-CONNECT:" + sock, input="Ada\nexit\n")
+        # The output is read as text: CRLF arrives as a newline.
+        assert r.stdout == "Welcome!\nHello, Ada!\n", r
+        s.systemctl("stop", "hellod")
+        assert s.run("test", "-e", sock, check=False).returncode != 0
+    finally:
+        s.write(CONF, shipped)
+        s.systemctl("restart", "hellod")
+
+
 def test_stop_delivers_every_reply_and_the_goodbye():
     s = system()
     s.systemctl("restart", "hellod")
