@@ -122,16 +122,16 @@ conn_refuse(struct conn *c, enum reject_reason reason, const char *line)
 {
 	struct stats *stats = conn_loop(c)->stats;
 	char name[NET_ADDRSTRLEN];
+	size_t len = line != NULL ? strlen(line) : 0;
 	union net_addr peer;
 
 	conn_peer(c, &peer);
 	STATS_ADD(stats->rejected[reason], 1);
 	log_warnx("refused %s (%s)", net_format(&peer, name, sizeof(name)),
 	    stats_reject_name(reason));
-	if (line != NULL &&
-	    send(conn_fd(c), line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) >
-		0)
-		STATS_ADD(stats->bytes_out, strlen(line));
+	if (len > 0 &&
+	    send(conn_fd(c), line, len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+		STATS_ADD(stats->bytes_out, len);
 	conn_free(c);
 }
 

@@ -182,9 +182,9 @@ listener_accept(struct listener *l, int max)
 		if (fd >= 0) {
 			/* A UNIX client has no name: its address is cut short.
 			 */
-			if (len < sizeof(peer))
-				memset((char *)&peer + len, 0,
-				    sizeof(peer) - len);
+			if (peer.sa.sa_family == AF_UNIX)
+				memset(peer.sun.sun_path, 0,
+				    sizeof(peer.sun.sun_path));
 			n++;
 			l->cb(fd, &peer, l->arg);
 			continue;

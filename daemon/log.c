@@ -66,17 +66,6 @@ log_is_enabled(enum log_level level)
 	    atomic_load_explicit(&log_threshold, memory_order_relaxed);
 }
 
-/* " info: " after a text line's stamp. */
-static const struct {
-	char text[12];
-	size_t len;
-} log_tags[] = {
-	[LOG_LEVEL_ERROR] = { " error: ", 8 },
-	[LOG_LEVEL_WARNING] = { " warning: ", 10 },
-	[LOG_LEVEL_INFO] = { " info: ", 7 },
-	[LOG_LEVEL_DEBUG] = { " debug: ", 8 },
-};
-
 static const int log_priorities[] = {
 	[LOG_LEVEL_ERROR] = LOG_ERR,
 	[LOG_LEVEL_WARNING] = LOG_WARNING,
@@ -255,7 +244,9 @@ log_open(enum log_level level)
 		log_cat(l, "\"", 1);
 	} else if (!log_syslog && !log_journal) {
 		log_stamp(l, false);
-		log_cat(l, log_tags[level].text, log_tags[level].len);
+		log_cat(l, " ", 1);
+		log_str0(l, log_names[level]);
+		log_cat(l, ": ", 2);
 	}
 	return l;
 }

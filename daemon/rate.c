@@ -21,10 +21,6 @@ struct rate_table {
 	size_t used;
 };
 
-/* The IPv4-mapped prefix net_key() gives IPv4 clients. */
-static const unsigned char rate_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0xff, 0xff };
-
 struct rate_table *
 rate_new(void)
 {
@@ -64,8 +60,8 @@ void
 rate_key(const union net_addr *addr, unsigned v6_prefix, unsigned char key[16])
 {
 	net_key(addr, key);
-	if (memcmp(key, rate_mapped, sizeof(rate_mapped)) == 0 ||
-	    v6_prefix >= 128)
+	if (addr->sa.sa_family != AF_INET6 ||
+	    IN6_IS_ADDR_V4MAPPED(&addr->sin6.sin6_addr) || v6_prefix >= 128)
 		return;
 	if (v6_prefix % 8 != 0)
 		key[v6_prefix / 8] &=
