@@ -10,6 +10,7 @@
 
 #include "config_check.h"
 #include "config_text.h"
+#include "tls.h"
 
 enum config_type {
 	CONFIG_INT,
@@ -238,6 +239,39 @@ static const struct config_key config_keys[] = {
 	    .min = 1,
 	    .max = 128,
 	    .def = 64 },
+	{ .name = "tls_bind",
+	    .type = CONFIG_LIST,
+	    .offset = FIELD(tls_bind),
+	    .def_list = config_no_items,
+	    .example = "[\"0.0.0.0\", \"::\"]",
+	    .check = config_check_tls_bind },
+	{ .name = "tls_port",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(tls_port),
+	    .min = 0,
+	    .max = 65535,
+	    .def = 9443 },
+	{ .name = "tls_certificate",
+	    .type = CONFIG_STRING,
+	    .offset = FIELD(tls_certificate),
+	    .def_str = "",
+	    .check = config_check_tls_certificate },
+	{ .name = "tls_key",
+	    .type = CONFIG_STRING,
+	    .offset = FIELD(tls_key),
+	    .def_str = "",
+	    .check = config_check_tls_key },
+	{ .name = "tls_client_ca",
+	    .type = CONFIG_STRING,
+	    .offset = FIELD(tls_client_ca),
+	    .def_str = "",
+	    .check = config_check_tls_client_ca },
+	{ .name = "tls_handshake_timeout",
+	    .type = CONFIG_INT,
+	    .offset = FIELD(tls_handshake_timeout),
+	    .min = 1,
+	    .max = 3600,
+	    .def = 10 },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -582,6 +616,34 @@ done:
 	return rc;
 }
 
+/*
+ * The TLS files are read with the config, so that a start, a reload and
+ * hellod -t all find a broken certificate before any client does.
+ */
+static int
+config_load_tls(struct config *cfg, char *err, size_t errlen)
+{
+	char why[512];
+
+	if (cfg->tls_certificate[0] == '\0') {
+		if (cfg->tls_bind.count == 0 && cfg->tls_key[0] == '\0' &&
+		    cfg->tls_client_ca[0] == '\0')
+			return 0;
+		config_fail(err, errlen, cfg->path, 0, "%s",
+		    cfg->tls_bind.count > 0
+			? "tls_bind: TLS listeners need tls_certificate"
+			: "tls_key and tls_client_ca need tls_certificate");
+		return -1;
+	}
+	cfg->tls = tls_ctx_new(cfg->tls_certificate, cfg->tls_key,
+	    cfg->tls_client_ca, why, sizeof(why));
+	if (cfg->tls == NULL) {
+		config_fail(err, errlen, cfg->path, 0, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
 struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
@@ -594,7 +656,8 @@ config_load(const char *path, char *err, size_t errlen)
 	}
 	if ((cfg = config_new(path)) == NULL) {
 		config_fail(err, errlen, path, 0, "out of memory");
-	} else if (config_parse(cfg, text, err, errlen) == -1) {
+	} else if (config_parse(cfg, text, err, errlen) == -1 ||
+	    config_load_tls(cfg, err, errlen) == -1) {
 		config_unref(cfg);
 		cfg = NULL;
 	}
@@ -622,6 +685,7 @@ config_unref(struct config *cfg)
 		if (config_keys[i].type == CONFIG_LIST)
 			config_list_clear(
 			    (void *)((char *)cfg + config_keys[i].offset));
+	tls_ctx_free(cfg->tls);
 	free(cfg->trusted);
 	free(cfg->access.allow);
 	free(cfg->access.deny);

@@ -59,6 +59,12 @@ struct config {
 	int connection_rate; /* new connections a second per address; 0: any */
 	int connection_burst;
 	int rate_ipv6_prefix; /* IPv6 clients share a bucket per prefix */
+	struct config_list tls_bind;
+	int tls_port;
+	char *tls_certificate;	   /* PEM chain, or "" without TLS */
+	char *tls_key;		   /* PEM, or "": in tls_certificate */
+	char *tls_client_ca;	   /* "": no client certificate needed */
+	int tls_handshake_timeout; /* seconds */
 
 	/* Derived from the keys above. */
 	char *welcome_line; /* welcome text and CRLF, or "" */
@@ -71,8 +77,11 @@ struct config {
 	size_t ntrusted;
 	struct access_rules access; /* allow and deny, parsed */
 	int unix_mode_bits;
-	long unix_gid; /* -1: leave the group alone */
+	long unix_gid;		/* -1: leave the group alone */
+	struct ssl_ctx_st *tls; /* from the tls_ files, or NULL */
 };
+
+struct ssl_ctx_st;
 
 struct config *config_load(const char *path, char *err, size_t errlen);
 struct config *config_ref(struct config *cfg);

@@ -26,18 +26,15 @@ config_has_line_break(const char *text)
 	return strpbrk(text, "\r\n") != NULL;
 }
 
-int
-config_check_bind(struct config *cfg, char *why, size_t whylen)
+/* Addresses to listen on: numeric IPs or UNIX sockets, each once. */
+static int
+config_check_addresses(const struct config_list *list, char *why, size_t whylen)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST,
 		.ai_socktype = SOCK_STREAM };
 
-	if (cfg->bind.count == 0) {
-		snprintf(why, whylen, "needs at least one address");
-		return -1;
-	}
-	for (size_t i = 0; i < cfg->bind.count; i++) {
-		const char *addr = cfg->bind.items[i];
+	for (size_t i = 0; i < list->count; i++) {
+		const char *addr = list->items[i];
 		struct addrinfo *res;
 		union net_addr local;
 
@@ -57,7 +54,7 @@ config_check_bind(struct config *cfg, char *why, size_t whylen)
 		}
 		freeaddrinfo(res);
 		for (size_t j = 0; j < i; j++) {
-			if (strcmp(cfg->bind.items[j], addr) == 0) {
+			if (strcmp(list->items[j], addr) == 0) {
 				snprintf(why, whylen, "'%s' is listed twice",
 				    addr);
 				return -1;
@@ -65,6 +62,22 @@ config_check_bind(struct config *cfg, char *why, size_t whylen)
 		}
 	}
 	return 0;
+}
+
+int
+config_check_bind(struct config *cfg, char *why, size_t whylen)
+{
+	if (cfg->bind.count == 0) {
+		snprintf(why, whylen, "needs at least one address");
+		return -1;
+	}
+	return config_check_addresses(&cfg->bind, why, whylen);
+}
+
+int
+config_check_tls_bind(struct config *cfg, char *why, size_t whylen)
+{
+	return config_check_addresses(&cfg->tls_bind, why, whylen);
 }
 
 /* A user or group to switch to must exist here, or starting would fail. */
@@ -130,15 +143,39 @@ config_check_unix_group(struct config *cfg, char *why, size_t whylen)
 }
 
 /* A daemon runs in /: a relative pidfile would not be where it was meant. */
-int
-config_check_pidfile(struct config *cfg, char *why, size_t whylen)
+/* A file named by the config: "" or absolute, as the working folder varies. */
+static int
+config_check_path(const char *path, char *why, size_t whylen)
 {
-	if (cfg->pidfile[0] != '\0' && cfg->pidfile[0] != '/') {
-		snprintf(why, whylen, "'%s' is not an absolute path",
-		    cfg->pidfile);
+	if (path[0] != '\0' && path[0] != '/') {
+		snprintf(why, whylen, "'%s' is not an absolute path", path);
 		return -1;
 	}
 	return 0;
+}
+
+int
+config_check_pidfile(struct config *cfg, char *why, size_t whylen)
+{
+	return config_check_path(cfg->pidfile, why, whylen);
+}
+
+int
+config_check_tls_certificate(struct config *cfg, char *why, size_t whylen)
+{
+	return config_check_path(cfg->tls_certificate, why, whylen);
+}
+
+int
+config_check_tls_key(struct config *cfg, char *why, size_t whylen)
+{
+	return config_check_path(cfg->tls_key, why, whylen);
+}
+
+int
+config_check_tls_client_ca(struct config *cfg, char *why, size_t whylen)
+{
+	return config_check_path(cfg->tls_client_ca, why, whylen);
 }
 
 /* "" is off; else "HOST:PORT" or "[IPV6]:PORT", numeric. */

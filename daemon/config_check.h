@@ -10,6 +10,10 @@
 #include "config.h"
 
 int config_check_bind(struct config *cfg, char *why, size_t whylen);
+int config_check_tls_bind(struct config *cfg, char *why, size_t whylen);
+int config_check_tls_certificate(struct config *cfg, char *why, size_t whylen);
+int config_check_tls_key(struct config *cfg, char *why, size_t whylen);
+int config_check_tls_client_ca(struct config *cfg, char *why, size_t whylen);
 int config_check_welcome(struct config *cfg, char *why, size_t whylen);
 int config_check_reply(struct config *cfg, char *why, size_t whylen);
 int config_check_user(struct config *cfg, char *why, size_t whylen);

@@ -5,6 +5,7 @@
  */
 #include "conn_state.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,12 @@ conn_expire(struct conn *c, enum conn_due due)
 	case DUE_DRAIN:
 		conn_stop_now(c);
 		return -1;
+	case DUE_HANDSHAKE:
+		STATS_ADD(conn_loop(c)
+			      ->stats->tls_handshakes[TLS_HANDSHAKE_TIMEOUT],
+		    1);
+		conn_close_tls(c, "no TLS handshake in time");
+		return -1;
 	case DUE_NONE:
 		break;
 	}
@@ -363,6 +370,68 @@ conn_greet(struct conn *c, const char *early, size_t len)
 	conn_schedule(c);
 }
 
+/*
+ * The TLS handshake, a step each time the socket is ready for what it
+ * waits on; the welcome follows it.
+ */
+static void
+conn_tls_step(struct conn *c)
+{
+	struct stats *stats = conn_loop(c)->stats;
+	enum tls_want want = TLS_WANT_NOTHING;
+	char why[256];
+
+	switch (tls_handshake(c->more->ssl, &want, why, sizeof(why))) {
+	case 0:
+		STATS_ADD(stats->tls_handshakes[TLS_HANDSHAKE_OK], 1);
+		c->more->tls_blocked = 0;
+		conn_greet(c, NULL, 0);
+		return;
+	case -1:
+		c->more->tls_blocked =
+		    want == TLS_WANT_WRITE ? CONN_TLS_READ_WANTS_WRITE : 0;
+		conn_update_events(c);
+		return;
+	default:
+		STATS_ADD(stats->tls_handshakes[TLS_HANDSHAKE_FAILED], 1);
+		/*
+		 * What the client sent past the failure (a plain-text line,
+		 * most likely) is dropped, so the close reaches it as an end
+		 * of stream, not a reset.
+		 */
+		(void)recv(conn_fd(c), conn_loop(c)->inbuf, CONN_INBUF, 0);
+		conn_close_tls(c, why);
+	}
+}
+
+/*
+ * An admitted client: greeted now, or on a TLS connection once its
+ * handshake is done.  A ClientHello is usually waiting already, so the
+ * first step is taken at once.
+ */
+static void
+conn_start(struct conn *c, const char *early, size_t len)
+{
+	struct ssl_ctx_st *ctx = conn_cfg(c)->tls;
+
+	if (!c->tls) {
+		conn_greet(c, early, len);
+		return;
+	}
+	if (ctx == NULL) {
+		conn_close_tls(c, "tls_certificate is not set");
+		return;
+	}
+	if (conn_more(c) == NULL ||
+	    (c->more->ssl = tls_new(ctx, conn_fd(c))) == NULL) {
+		conn_close(c, CLOSE_ERROR);
+		return;
+	}
+	c->state = CONN_HANDSHAKE;
+	conn_reschedule(c);
+	conn_tls_step(c);
+}
+
 static void
 conn_set_peer(struct conn *c, const union net_addr *peer)
 {
@@ -427,14 +496,42 @@ conn_on_header(struct conn *c, size_t n)
 	size_t rest = buf_size(header) - h.len;
 	memcpy(loop->inbuf, buf_head(header) + h.len, rest);
 	buf_release(header);
-	conn_greet(c, loop->inbuf, rest);
+	conn_start(c, loop->inbuf, rest);
+}
+
+/*
+ * On a TLS connection the bytes after the PROXY header are the handshake,
+ * which OpenSSL reads from the socket itself: the input is looked at
+ * first, and only the header's bytes are taken.  Until the header is
+ * whole, every byte there is the header's.
+ */
+static ssize_t
+conn_peek_header(struct conn *c)
+{
+	struct conn_loop *loop = conn_loop(c);
+	struct buf *header = &c->more->header;
+	ssize_t n = recv(conn_fd(c), loop->inbuf, CONN_INBUF, MSG_PEEK);
+	struct proxy_header h;
+	size_t take;
+	char why[128];
+
+	if (n <= 0)
+		return n == -1 && (errno == EAGAIN || errno == EINTR) ? -2 : n;
+	if (buf_append(header, loop->inbuf, (size_t)n) == -1)
+		return -1;
+	take = (size_t)n;
+	if (proxy_parse(buf_head(header), buf_size(header), &h, why,
+		sizeof(why)) == PROXY_DONE)
+		take -= buf_size(header) - h.len;
+	header->len -= (size_t)n;
+	return conn_recv_raw(c, take);
 }
 
 /* A read while the PROXY header is awaited. */
 static void
 conn_read_header(struct conn *c)
 {
-	ssize_t n = conn_recv(c);
+	ssize_t n = c->tls ? conn_peek_header(c) : conn_recv(c);
 
 	if (n == 0)
 		conn_refuse_proxy(c, "closed before its PROXY header");
@@ -442,6 +539,30 @@ conn_read_header(struct conn *c)
 		conn_refuse_proxy(c, "reset before its PROXY header");
 	else if (n > 0)
 		conn_on_header(c, (size_t)n);
+}
+
+/*
+ * What the ready socket lets a TLS connection do: the next handshake step,
+ * or the read or write that waited for this.  Returns the events to act
+ * on, 0 when nothing is left to do.
+ */
+static short
+conn_tls_ready(struct conn *c, short what)
+{
+	unsigned blocked = c->more->tls_blocked;
+	short act = 0;
+
+	if (c->state == CONN_HANDSHAKE) {
+		conn_tls_step(c);
+		return 0;
+	}
+	if (what & EV_WRITE)
+		act |= blocked & CONN_TLS_READ_WANTS_WRITE ? EV_READ : EV_WRITE;
+	if (what & EV_READ)
+		act |= blocked & CONN_TLS_WRITE_WANTS_READ ? EV_WRITE : EV_READ;
+	if (conn_pending(c) == 0)
+		act &= ~EV_WRITE;
+	return act;
 }
 
 static void
@@ -454,6 +575,8 @@ conn_on_io(evutil_socket_t fd, short what, void *arg)
 		conn_on_timeout(c);
 		return;
 	}
+	if (c->tls && (what = conn_tls_ready(c, what)) == 0)
+		return;
 	/*
 	 * libevent has re-armed the timeout from now, as it does for a
 	 * persistent event after I/O.  Put it back at the deadline: activity
@@ -471,16 +594,21 @@ conn_on_io(evutil_socket_t fd, short what, void *arg)
 		conn_on_readable(c);
 }
 
-/* Refuses a connection with one line, before it costs anything more. */
+/*
+ * Refuses a connection with one line, before it costs anything more (a
+ * TLS client, which could not read it, with none).
+ */
 static void
-conn_reject(struct conn_loop *loop, int fd, const union net_addr *peer)
+conn_reject(struct conn_loop *loop, int fd, const union net_addr *peer,
+    bool tls)
 {
 	char name[NET_ADDRSTRLEN];
 
 	STATS_ADD(loop->stats->rejected[REJECT_BUSY], 1);
 	log_warnx("refused %s (%s)", net_format(peer, name, sizeof(name)),
 	    stats_reject_name(REJECT_BUSY));
-	if (send(fd, conn_busy, sizeof(conn_busy) - 1,
+	if (!tls &&
+	    send(fd, conn_busy, sizeof(conn_busy) - 1,
 		MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
 		STATS_ADD(loop->stats->bytes_out, sizeof(conn_busy) - 1);
 	close(fd);
@@ -499,22 +627,24 @@ conn_is_trusted(const struct config *cfg, const union net_addr *peer)
 }
 
 void
-conn_accept(struct conn_loop *loop, int fd, const union net_addr *peer)
+conn_accept(struct conn_loop *loop, int fd, const union net_addr *peer,
+    bool tls)
 {
 	struct conn_home *home = loop->home;
 	struct conn *c;
 	uint32_t slot;
 
 	if (shared_enter(loop->shared, home->cfg) != SHARED_ADMITTED) {
-		conn_reject(loop, fd, peer);
+		conn_reject(loop, fd, peer, tls);
 		return;
 	}
 	if ((c = pool_get(loop->pool, &slot)) == NULL) {
 		shared_leave(loop->shared);
-		conn_reject(loop, fd, peer);
+		conn_reject(loop, fd, peer, tls);
 		return;
 	}
 	c->slot = slot;
+	c->tls = tls;
 	c->home = home;
 	home->refs++;
 	event_assign(&c->ev, loop->base, fd, EV_READ | EV_PERSIST, conn_on_io,
@@ -525,7 +655,7 @@ conn_accept(struct conn_loop *loop, int fd, const union net_addr *peer)
 	event_add(&c->ev, NULL);
 	if (!home->cfg->proxy_protocol) {
 		if (conn_admit(c, NULL))
-			conn_greet(c, NULL, 0);
+			conn_start(c, NULL, 0);
 		return;
 	}
 	if (!conn_is_trusted(home->cfg, peer)) {
@@ -558,8 +688,11 @@ conn_stop(struct conn *c)
 		conn_close(c, c->reason); /* nothing left to deliver */
 		return;
 	}
-	if (c->state == CONN_PROXY) {
-		/* Greeted and drained like the others once its header comes. */
+	if (c->state == CONN_PROXY || c->state == CONN_HANDSHAKE) {
+		/*
+		 * Greeted and drained like the others once its header comes,
+		 * or its handshake is done.
+		 */
 		c->stopping = true;
 		return;
 	}

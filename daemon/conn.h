@@ -8,6 +8,7 @@
 #define HELLOD_CONN_H
 
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -26,7 +27,8 @@ conn_loop_new(struct event_base *base, struct shared *sh, struct stats *stats,
 void conn_loop_free(struct conn_loop *loop);
 int conn_loop_set_config(struct conn_loop *loop, struct config *cfg);
 size_t conn_count(const struct conn_loop *loop);
-void conn_accept(struct conn_loop *loop, int fd, const union net_addr *peer);
+void conn_accept(struct conn_loop *loop, int fd, const union net_addr *peer,
+    bool tls);
 void conn_stop_all(struct conn_loop *loop);
 void conn_close_all(struct conn_loop *loop, enum close_reason reason);
 

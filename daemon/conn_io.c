@@ -28,10 +28,11 @@ static const char conn_interrupted[] = "Interrupted, goodbye\r\n";
  * without printf: under churn it is half of what a session writes.
  */
 static void
-conn_log_close(const struct conn *c, enum close_reason reason)
+conn_log_close(const struct conn *c, enum close_reason reason,
+    const char *error)
 {
 	struct log_line *l = log_begin(LOG_LEVEL_INFO, "close");
-	char host[NET_ADDRSTRLEN];
+	char host[NET_ADDRSTRLEN], client[256];
 	union net_addr peer;
 
 	if (l == NULL)
@@ -51,7 +52,14 @@ conn_log_close(const struct conn *c, enum close_reason reason)
 	log_u64(l, "messages", c->proto.messages);
 	log_u64(l, "bytes_in", c->bytes_in);
 	log_u64(l, "bytes_out", c->bytes_out);
+	if (c->tls && c->state > CONN_HANDSHAKE) {
+		log_str(l, "tls", tls_version(c->more->ssl));
+		if (tls_client(c->more->ssl, client, sizeof(client))[0])
+			log_str(l, "client", client);
+	}
 	log_str(l, "reason", stats_close_name(reason));
+	if (error != NULL)
+		log_str(l, "error", error);
 	log_end(l);
 }
 
@@ -92,6 +100,7 @@ conn_free(struct conn *c)
 		buf_release(&c->more->out);
 		buf_release(&c->more->line);
 		buf_release(&c->more->header);
+		tls_free(c->more->ssl);
 		free(c->more);
 	}
 	conn_home_put(c->home);
@@ -101,16 +110,29 @@ conn_free(struct conn *c)
 }
 
 /* The single way out of a served connection: counts and logs why. */
-void
-conn_close(struct conn *c, enum close_reason reason)
+static void
+conn_close_with(struct conn *c, enum close_reason reason, const char *error)
 {
 	struct stats *stats = conn_loop(c)->stats;
 
-	conn_log_close(c, reason);
+	conn_log_close(c, reason, error);
 	STATS_ADD(stats->closed[reason], 1);
 	if (c->drain_served)
 		STATS_ADD(stats->drain_served, 1);
 	conn_free(c);
+}
+
+void
+conn_close(struct conn *c, enum close_reason reason)
+{
+	conn_close_with(c, reason, NULL);
+}
+
+/* TLS failed: the handshake, or a record later on; why says how. */
+void
+conn_close_tls(struct conn *c, const char *why)
+{
+	conn_close_with(c, CLOSE_TLS_ERROR, why);
 }
 
 /*
@@ -122,7 +144,8 @@ conn_refuse(struct conn *c, enum reject_reason reason, const char *line)
 {
 	struct stats *stats = conn_loop(c)->stats;
 	char name[NET_ADDRSTRLEN];
-	size_t len = line != NULL ? strlen(line) : 0;
+	/* Before its handshake, a TLS client could not read the line. */
+	size_t len = line != NULL && !c->tls ? strlen(line) : 0;
 	union net_addr peer;
 
 	conn_peer(c, &peer);
@@ -151,6 +174,26 @@ conn_refuse_proxy(struct conn *c, const char *why)
 }
 
 /*
+ * TLS bends the events: a read that needs the socket writable waits for
+ * that instead of input, and a write that needs it readable waits for
+ * input.  Decrypted input OpenSSL holds is a read the socket will never
+ * signal, so the event is made active for it.
+ */
+static short
+conn_tls_events(struct conn *c, short want)
+{
+	unsigned blocked = c->more->tls_blocked;
+
+	if (blocked & CONN_TLS_WRITE_WANTS_READ)
+		want = (short)((want & ~EV_WRITE) | EV_READ);
+	if (blocked & CONN_TLS_READ_WANTS_WRITE)
+		want = (short)((want & ~EV_READ) | EV_WRITE);
+	else if ((want & EV_READ) && tls_has_pending(c->more->ssl))
+		event_active(&c->ev, EV_READ, 0);
+	return want;
+}
+
+/*
  * Registers for exactly the events the connection's state needs.  The
  * callback stays the one conn_accept() gave.
  */
@@ -163,6 +206,8 @@ conn_update_events(struct conn *c)
 		want |= EV_READ;
 	if (conn_pending(c) > 0)
 		want |= EV_WRITE;
+	if (c->tls)
+		want = conn_tls_events(c, want);
 	if (want == had)
 		return;
 	event_del(&c->ev);
@@ -177,9 +222,66 @@ conn_update_events(struct conn *c)
 static void
 conn_close_errno(struct conn *c, const char *op)
 {
+	char why[160];
+
+	if (c->tls && errno == EPROTO) {
+		conn_close_tls(c, tls_failure(why, sizeof(why)));
+		return;
+	}
 	if (errno != ECONNRESET && errno != EPIPE && errno != ETIMEDOUT)
 		log_warn("%s failed", op);
 	conn_close(c, CLOSE_ERROR);
+}
+
+/* Notes what a TLS call waits for; the events follow when it changed. */
+static void
+conn_tls_blocked(struct conn *c, unsigned flag, bool blocked)
+{
+	unsigned was = c->more->tls_blocked;
+
+	c->more->tls_blocked = blocked ? was | flag : was & ~flag;
+	if (c->more->tls_blocked != was)
+		conn_update_events(c);
+}
+
+/*
+ * recv() and send(), or their TLS counterparts on a TLS connection, with
+ * the system calls' results either way.
+ */
+static ssize_t
+conn_read_bytes(struct conn *c, void *buf, size_t len)
+{
+	enum tls_want want = TLS_WANT_NOTHING;
+	ssize_t n;
+
+	if (!c->tls)
+		return recv(conn_fd(c), buf, len, 0);
+	n = tls_recv(c->more->ssl, buf, len, &want);
+	conn_tls_blocked(c, CONN_TLS_READ_WANTS_WRITE, want == TLS_WANT_WRITE);
+	return n;
+}
+
+static ssize_t
+conn_write_bytes(struct conn *c, const void *buf, size_t len)
+{
+	enum tls_want want = TLS_WANT_NOTHING;
+	ssize_t n;
+
+	if (!c->tls)
+		return send(conn_fd(c), buf, len, MSG_NOSIGNAL);
+	n = tls_send(c->more->ssl, buf, len, &want);
+	conn_tls_blocked(c, CONN_TLS_WRITE_WANTS_READ, want == TLS_WANT_READ);
+	return n;
+}
+
+/* Our side is done: TLS says so first, then TCP does. */
+static void
+conn_shutdown(struct conn *c, bool close_now)
+{
+	if (c->tls)
+		tls_close_notify(c->more->ssl);
+	if (!close_now)
+		shutdown(conn_fd(c), SHUT_WR);
 }
 
 /*
@@ -195,6 +297,7 @@ static void
 conn_after_flush(struct conn *c, bool rx_empty)
 {
 	if (c->peer_eof || rx_empty) {
+		conn_shutdown(c, true);
 		conn_close(c, c->reason);
 		return;
 	}
@@ -202,7 +305,7 @@ conn_after_flush(struct conn *c, bool rx_empty)
 		conn_close(c, CLOSE_ERROR);
 		return;
 	}
-	shutdown(conn_fd(c), SHUT_WR);
+	conn_shutdown(c, false);
 	c->state = CONN_LINGERING;
 	c->more->lingering_ms = mono_ms();
 	conn_schedule(c);
@@ -275,8 +378,8 @@ conn_send(struct conn *c)
 	if (buf_size(pending) == 0)
 		return 0;
 	if (conn_pending(c) == 0) {
-		ssize_t n = send(conn_fd(c), buf_head(pending),
-		    buf_size(pending), MSG_NOSIGNAL);
+		ssize_t n =
+		    conn_write_bytes(c, buf_head(pending), buf_size(pending));
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
 			buf_clear(pending);
 			conn_close_errno(c, "send");
@@ -314,8 +417,7 @@ int
 conn_flush(struct conn *c)
 {
 	struct buf *out = &c->more->out;
-	ssize_t n =
-	    send(conn_fd(c), buf_head(out), buf_size(out), MSG_NOSIGNAL);
+	ssize_t n = conn_write_bytes(c, buf_head(out), buf_size(out));
 
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
@@ -454,12 +556,27 @@ conn_on_eof(struct conn *c)
 			conn_finish(c, CLOSE_EOF);
 		break;
 	case CONN_PROXY:
+	case CONN_HANDSHAKE:
 	case CONN_FLUSHING:
 		break;
 	case CONN_LINGERING:
 		conn_close(c, c->reason);
 		break;
 	}
+}
+
+static ssize_t
+conn_count_in(struct conn *c, ssize_t n)
+{
+	struct stats *stats = conn_loop(c)->stats;
+
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return -2;
+	if (n > 0) {
+		c->bytes_in = (c->bytes_in + (size_t)n) & CONN_COUNT_MAX;
+		STATS_ADD(stats->bytes_in, n);
+	}
+	return n;
 }
 
 /*
@@ -472,16 +589,15 @@ conn_on_eof(struct conn *c)
 ssize_t
 conn_recv(struct conn *c)
 {
-	struct conn_loop *loop = conn_loop(c);
-	ssize_t n = recv(conn_fd(c), loop->inbuf, CONN_INBUF, 0);
+	return conn_count_in(c,
+	    conn_read_bytes(c, conn_loop(c)->inbuf, CONN_INBUF));
+}
 
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return -2;
-	if (n > 0) {
-		c->bytes_in = (c->bytes_in + (size_t)n) & CONN_COUNT_MAX;
-		STATS_ADD(loop->stats->bytes_in, n);
-	}
-	return n;
+/* At most len bytes off the socket itself, under TLS too. */
+ssize_t
+conn_recv_raw(struct conn *c, size_t len)
+{
+	return conn_count_in(c, recv(conn_fd(c), conn_loop(c)->inbuf, len, 0));
 }
 
 void
@@ -505,8 +621,14 @@ conn_on_readable(struct conn *c)
 	c->active_ms = conn_stamp(now);
 	if (c->more != NULL)
 		c->more->input_ms = now;
+	/*
+	 * A short read emptied a plain socket; a TLS read stops at the end
+	 * of a record, whatever follows it.
+	 */
 	if (conn_act_on(c, conn_proto(c, loop->inbuf, (size_t)n),
-		n < CONN_INBUF) == -1)
+		n < CONN_INBUF && !c->tls) == -1)
 		return;
 	conn_schedule(c);
+	if (c->tls && !c->paused && tls_has_pending(c->more->ssl))
+		event_active(&c->ev, EV_READ, 0);
 }

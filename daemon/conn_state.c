@@ -78,6 +78,13 @@ conn_deadline(const struct conn *c, enum conn_due *due)
 		    DUE_PROXY);
 		return best;
 	}
+	if (c->state == CONN_HANDSHAKE) {
+		CONN_CONSIDER(true,
+		    mono_after(c->started_ms,
+			conn_seconds(cfg->tls_handshake_timeout)),
+		    DUE_HANDSHAKE);
+		return best;
+	}
 	CONN_CONSIDER(c->stopping && c->state == CONN_OPEN,
 	    conn_drain_deadline(c), DUE_DRAIN);
 	CONN_CONSIDER(buf_size(&m->out) > 0 && cfg->write_timeout > 0,
@@ -125,7 +132,7 @@ conn_idle_deadline(const struct conn *c)
 	const struct config *cfg = conn_cfg(c);
 
 	if (cfg->idle_timeout == 0 || c->state == CONN_PROXY ||
-	    c->state == CONN_LINGERING)
+	    c->state == CONN_HANDSHAKE || c->state == CONN_LINGERING)
 		return UINT64_MAX;
 	return mono_after(conn_unstamp(c->active_ms),
 	    conn_seconds(cfg->idle_timeout));
@@ -203,7 +210,7 @@ conn_tidy(struct conn *c)
 {
 	struct conn_more *m = c->more;
 
-	if (m == NULL || m->timer_ms != 0 || c->state != CONN_OPEN ||
+	if (m == NULL || c->tls || m->timer_ms != 0 || c->state != CONN_OPEN ||
 	    c->stopping || buf_size(&m->out) > 0 || buf_size(&m->line) > 0 ||
 	    buf_size(&m->header) > 0)
 		return;

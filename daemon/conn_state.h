@@ -26,6 +26,7 @@
 #include "net.h"
 #include "pool.h"
 #include "proto.h"
+#include "tls.h"
 
 /* Bytes read per read event: also bounds the lines handled per event. */
 #define CONN_INBUF (16 * 1024)
@@ -35,6 +36,7 @@
 
 enum conn_state {
 	CONN_PROXY,	/* waiting for the load balancer's PROXY header */
+	CONN_HANDSHAKE, /* TLS: the handshake, before the welcome */
 	CONN_OPEN,	/* reading and answering */
 	CONN_FLUSHING,	/* done reading: delivering the last replies */
 	CONN_LINGERING, /* replies delivered, write side shut: draining */
@@ -48,9 +50,18 @@ enum conn_due {
 	DUE_LINE,
 	DUE_WRITE,
 	DUE_LINGER,
-	DUE_PROXY, /* no PROXY header in time */
-	DUE_DRAIN, /* stopping: quiet for drain_grace_ms */
+	DUE_PROXY,     /* no PROXY header in time */
+	DUE_DRAIN,     /* stopping: quiet for drain_grace_ms */
+	DUE_HANDSHAKE, /* no TLS handshake in time */
 };
+
+/*
+ * A TLS read may need the socket writable first, and a TLS write may need
+ * it readable (a key update, an alert): until then the connection waits
+ * for that instead, and acts when it comes (conn_tls_ready()).
+ */
+#define CONN_TLS_READ_WANTS_WRITE 1u
+#define CONN_TLS_WRITE_WANTS_READ 2u
 
 /*
  * A config in use on the loop.  Connections keep the one they started
@@ -94,7 +105,9 @@ struct conn_more {
 	uint64_t progress_ms; /* last byte sent */
 	uint64_t line_ms;     /* the unfinished line's first byte, or 0 */
 	uint64_t lingering_ms;
-	uint64_t timer_ms; /* when the timeout fires, or 0 */
+	uint64_t timer_ms;    /* when the timeout fires, or 0 */
+	struct ssl_st *ssl;   /* on a TLS connection, for its whole life */
+	unsigned tls_blocked; /* CONN_TLS_ flags */
 };
 
 /*
@@ -141,7 +154,7 @@ struct conn {
 	uint64_t bytes_in : 48;
 	uint64_t port : 16;
 	uint64_t bytes_out : 48;
-	uint64_t state : 2;  /* enum conn_state */
+	uint64_t state : 3;  /* enum conn_state */
 	uint64_t reason : 4; /* enum close_reason: why closing */
 	uint64_t ipv6 : 1;
 	uint64_t peer_eof : 1;
@@ -150,6 +163,7 @@ struct conn {
 	uint64_t stopping : 1;	 /* server shutdown: the drain (conn_stop()) */
 	uint64_t drain_served : 1; /* answered a message during the drain */
 	uint64_t local : 1; /* on a UNIX socket: addr holds its pid and uid */
+	uint64_t tls : 1;   /* came to a TLS listener: more->ssl is its TLS */
 	struct conn_proto proto;
 	uint32_t active_ms;	/* last byte received or sent, low 32 bits */
 	uint32_t slot;		/* in the loop's pool */
@@ -222,6 +236,7 @@ uint64_t conn_drain_deadline(const struct conn *c);
 /* conn_io.c */
 void conn_update_events(struct conn *c);
 ssize_t conn_recv(struct conn *c);
+ssize_t conn_recv_raw(struct conn *c, size_t len);
 void conn_on_readable(struct conn *c);
 int conn_flush(struct conn *c);
 int conn_send(struct conn *c);
@@ -231,6 +246,7 @@ int conn_say_goodbye(struct conn *c, const char *line, size_t len,
     enum close_reason reason);
 enum proto_status conn_proto(struct conn *c, const char *in, size_t len);
 void conn_close(struct conn *c, enum close_reason reason);
+void conn_close_tls(struct conn *c, const char *why);
 void conn_refuse(struct conn *c, enum reject_reason reason, const char *line);
 void conn_refuse_proxy(struct conn *c, const char *why);
 void conn_free(struct conn *c);

@@ -35,12 +35,12 @@ listen_set_port(const struct listen_set *ls, const struct config *cfg)
 /* The index of an old listener that can serve this address, or nold. */
 static size_t
 listen_set_find(struct listener **old, size_t nold, const union net_addr *addr,
-    int port)
+    int port, bool tls)
 {
 	size_t i;
 
 	for (i = 0; i < nold; i++)
-		if (old[i] != NULL &&
+		if (old[i] != NULL && listener_is_tls(old[i]) == tls &&
 		    net_same_host(listener_addr(old[i]), addr) &&
 		    (port == 0 || addr->sa.sa_family == AF_UNIX ||
 			net_port(listener_addr(old[i])) == port))
@@ -68,52 +68,76 @@ listen_set_may_skip(const struct config *cfg, int err)
 	    (err == EADDRNOTAVAIL || err == EAFNOSUPPORT);
 }
 
+static const char *
+listen_set_kind(const struct listener *l)
+{
+	return listener_is_tls(l) ? "for TLS " : "";
+}
+
+/* The port of one kind of listener: the kernel's choice, once it made it. */
+static int
+listen_set_group_port(int port, bool tls, struct listener **set, size_t n)
+{
+	for (size_t j = 0; j < n && port == 0; j++)
+		if (listener_is_tls(set[j]) == tls)
+			port = net_port(listener_addr(set[j]));
+	return port;
+}
+
 /*
- * Builds the listener set for cfg, keeping the old listeners whose address
- * stays, so a reload never closes a socket it would reopen.  With port 0,
- * the first socket's kernel-chosen port is used for every address.  On
- * failure the old set is left as it was.
+ * Builds the listener set for cfg, plain addresses first, then TLS ones,
+ * keeping the old listeners whose address stays, so a reload never closes
+ * a socket it would reopen.  With port 0, the first socket of a kind gets
+ * the kernel's choice and the others of that kind use it too.  On failure
+ * the old set is left as it was.
  */
 static int
 listen_set_build(const struct listen_set *ls, const struct config *cfg,
     struct listener **old, size_t nold, struct listener ***setp, size_t *np,
     char *err, size_t errlen)
 {
-	size_t count = cfg->bind.count, n = 0;
-	struct listener **set = calloc(count, sizeof(*set));
-	size_t *origin = calloc(count, sizeof(*origin));
-	int port = listen_set_port(ls, cfg);
+	const struct config_list *lists[] = { &cfg->bind, &cfg->tls_bind };
+	const int ports[] = { listen_set_port(ls, cfg), cfg->tls_port };
+	size_t count = cfg->bind.count + cfg->tls_bind.count, n = 0;
+	struct listener **set = calloc(count + 1, sizeof(*set));
+	size_t *origin = calloc(count + 1, sizeof(*origin));
 
 	if (set == NULL || origin == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < count; i++) {
-		const char *host = cfg->bind.items[i];
-		union net_addr addr;
-		/* The first IP socket's port, when the kernel chose it. */
-		for (size_t j = 0; j < n && port == 0; j++)
-			port = net_port(listener_addr(set[j]));
-		if (net_resolve(host, port, &addr) == -1) {
-			snprintf(err, errlen, "cannot resolve '%s'", host);
-			goto fail;
-		}
-		struct listener *l = NULL;
-		origin[n] = listen_set_find(old, nold, &addr, port);
-		if (origin[n] < nold) {
-			l = old[origin[n]];
-			old[origin[n]] = NULL;
-			listener_set_backlog(l, cfg->backlog);
-		} else {
-			l = listener_open(&addr, cfg, err, errlen);
-			if (l == NULL && listen_set_may_skip(cfg, errno)) {
-				log_warnx("skipping default address: %s", err);
-				continue;
-			}
-			if (l == NULL)
+	for (size_t k = 0; k < 2; k++) {
+		bool tls = k == 1;
+		for (size_t i = 0; i < lists[k]->count; i++) {
+			const char *host = lists[k]->items[i];
+			int port = listen_set_group_port(ports[k], tls, set, n);
+			union net_addr addr;
+			if (net_resolve(host, port, &addr) == -1) {
+				snprintf(err, errlen, "cannot resolve '%s'",
+				    host);
 				goto fail;
+			}
+			struct listener *l = NULL;
+			origin[n] =
+			    listen_set_find(old, nold, &addr, port, tls);
+			if (origin[n] < nold) {
+				l = old[origin[n]];
+				old[origin[n]] = NULL;
+				listener_set_backlog(l, cfg->backlog);
+			} else {
+				l = listener_open(&addr, tls, cfg, err, errlen);
+				if (l == NULL && !tls &&
+				    listen_set_may_skip(cfg, errno)) {
+					log_warnx(
+					    "skipping default address: %s",
+					    err);
+					continue;
+				}
+				if (l == NULL)
+					goto fail;
+			}
+			set[n++] = l;
 		}
-		set[n++] = l;
 	}
 	if (n == 0) {
 		snprintf(err, errlen, "no address to listen on");
@@ -121,7 +145,8 @@ listen_set_build(const struct listen_set *ls, const struct config *cfg,
 	}
 	for (size_t i = 0; i < n; i++)
 		if (origin[i] == nold)
-			log_info("listening on %s", listener_name(set[i]));
+			log_info("listening %son %s", listen_set_kind(set[i]),
+			    listener_name(set[i]));
 	free(origin);
 	*setp = set;
 	*np = n;
@@ -140,14 +165,33 @@ listen_set_close_some(struct listener **set, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (set[i] == NULL)
 			continue;
-		log_info("stopped listening on %s", listener_name(set[i]));
+		log_info("stopped listening %son %s", listen_set_kind(set[i]),
+		    listener_name(set[i]));
 		listener_free(set[i]);
 	}
 }
 
+/* A TLS socket that was passed in still needs a certificate to serve. */
+static int
+listen_set_check_tls(const struct listen_set *ls, const struct config *cfg,
+    char *err, size_t errlen)
+{
+	for (size_t i = 0; i < ls->n; i++) {
+		if (listener_is_tls(ls->items[i]) && cfg->tls == NULL) {
+			snprintf(err, errlen,
+			    "the passed socket on %s is for TLS, and "
+			    "tls_certificate is not set",
+			    listener_name(ls->items[i]));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /*
  * Serves the sockets a service manager passed instead of binding any.  A
- * socket named "metrics" is for the metrics endpoint, never for greetings.
+ * socket named "metrics" is for the metrics endpoint, never for greetings;
+ * one named "tls" speaks TLS.
  */
 static int
 listen_set_adopt(struct listen_set *ls, struct activation_socket *socks,
@@ -163,15 +207,16 @@ listen_set_adopt(struct listen_set *ls, struct activation_socket *socks,
 			*metrics_fd = socks[i].fd;
 			continue;
 		}
-		struct listener *l = listener_adopt(socks[i].fd, err, errlen);
+		struct listener *l = listener_adopt(socks[i].fd,
+		    strcmp(socks[i].name, "tls") == 0, err, errlen);
 		if (l == NULL) {
 			for (size_t j = i + 1; j < n; j++)
 				close(socks[j].fd);
 			return -1;
 		}
 		ls->items[ls->n++] = l;
-		log_info("serving passed socket '%s' on %s", socks[i].name,
-		    listener_name(l));
+		log_info("serving passed socket '%s' %son %s", socks[i].name,
+		    listen_set_kind(l), listener_name(l));
 	}
 	if (ls->n == 0) {
 		snprintf(err, errlen,
@@ -197,13 +242,13 @@ listen_set_open(struct listen_set *ls, const struct config *cfg,
 		    err, errlen);
 	rc = listen_set_adopt(ls, socks, n, metrics_fd, err, errlen);
 	free(socks);
-	return rc;
+	return rc == 0 ? listen_set_check_tls(ls, cfg, err, errlen) : rc;
 }
 
-int *
+struct listener_fd *
 listen_set_fds(const struct listen_set *ls)
 {
-	int *fds = calloc(ls->n + 1, sizeof(*fds));
+	struct listener_fd *fds = calloc(ls->n + 1, sizeof(*fds));
 
 	if (fds == NULL)
 		return NULL;
@@ -220,7 +265,7 @@ listen_set_rebind(struct listen_set *ls, const struct config *cfg, char *err,
 	size_t n, nold = ls->n;
 
 	if (ls->activated)
-		return 0;
+		return listen_set_check_tls(ls, cfg, err, errlen);
 	if (listen_set_build(ls, cfg, old, nold, &set, &n, err, errlen) == -1)
 		return -1;
 	/* old now holds only the listeners the new set does not keep. */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "listener.h"
 
 struct listen_set;
 
@@ -28,6 +29,6 @@ void listen_set_close(struct listen_set *ls);
 
 size_t listen_set_count(const struct listen_set *ls);
 /* The descriptors, for the workers to copy; the caller frees them. */
-int *listen_set_fds(const struct listen_set *ls);
+struct listener_fd *listen_set_fds(const struct listen_set *ls);
 
 #endif

@@ -26,6 +26,7 @@ struct listener {
 	void *arg;
 	time_t last_fd_warning;
 	bool owns_file; /* a socket file this listener made, removed with it */
+	bool tls;
 	union net_addr addr;
 	char name[NET_ADDRSTRLEN];
 };
@@ -186,7 +187,7 @@ listener_accept(struct listener *l, int max)
 				memset(peer.sun.sun_path, 0,
 				    sizeof(peer.sun.sun_path));
 			n++;
-			l->cb(fd, &peer, l->arg);
+			l->cb(fd, &peer, l->tls, l->arg);
 			continue;
 		}
 		switch (errno) {
@@ -198,7 +199,7 @@ listener_accept(struct listener *l, int max)
 		case ENFILE:
 		case ENOBUFS:
 		case ENOMEM:
-			l->cb(-1, NULL, l->arg);
+			l->cb(-1, NULL, l->tls, l->arg);
 			listener_pause(l);
 			return -1;
 		case EAGAIN:
@@ -231,7 +232,7 @@ listener_on_accept(evutil_socket_t fd, short what, void *arg)
  * opened (socket activation).  Takes the descriptor either way.
  */
 struct listener *
-listener_adopt(int fd, char *err, size_t errlen)
+listener_adopt(int fd, bool tls, char *err, size_t errlen)
 {
 	struct listener *l = calloc(1, sizeof(*l));
 	socklen_t len = sizeof(l->addr);
@@ -243,6 +244,7 @@ listener_adopt(int fd, char *err, size_t errlen)
 		return NULL;
 	}
 	l->fd = fd;
+	l->tls = tls;
 	getsockname(fd, &l->addr.sa, &len);
 	/* Accepted sockets inherit it: no setsockopt per connection. */
 	if (l->addr.sa.sa_family != AF_UNIX)
@@ -259,8 +261,8 @@ listener_adopt(int fd, char *err, size_t errlen)
  * connections over them (a rolling restart, or scaling out on one host).
  */
 struct listener *
-listener_open(const union net_addr *addr, const struct config *cfg, char *err,
-    size_t errlen)
+listener_open(const union net_addr *addr, bool tls, const struct config *cfg,
+    char *err, size_t errlen)
 {
 	char name[NET_ADDRSTRLEN];
 	int fd = listener_socket(addr, cfg), saved;
@@ -274,7 +276,7 @@ listener_open(const union net_addr *addr, const struct config *cfg, char *err,
 		errno = saved;
 		return NULL;
 	}
-	if ((l = listener_adopt(fd, err, errlen)) != NULL)
+	if ((l = listener_adopt(fd, tls, err, errlen)) != NULL)
 		l->owns_file = net_is_path(addr);
 	return l;
 }
@@ -285,10 +287,10 @@ listener_open(const union net_addr *addr, const struct config *cfg, char *err,
  * others find the queue empty.
  */
 struct listener *
-listener_watch(struct event_base *base, int fd, listener_accept_fn cb,
-    void *arg, char *err, size_t errlen)
+listener_watch(struct event_base *base, const struct listener_fd *lfd,
+    listener_accept_fn cb, void *arg, char *err, size_t errlen)
 {
-	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	int copy = fcntl(lfd->fd, F_DUPFD_CLOEXEC, 0);
 	struct listener *l;
 
 	if (copy == -1) {
@@ -296,7 +298,7 @@ listener_watch(struct event_base *base, int fd, listener_accept_fn cb,
 		    strerror(errno));
 		return NULL;
 	}
-	if ((l = listener_adopt(copy, err, errlen)) == NULL)
+	if ((l = listener_adopt(copy, lfd->tls, err, errlen)) == NULL)
 		return NULL;
 	l->cb = cb;
 	l->arg = arg;
@@ -354,10 +356,16 @@ listener_addr(const struct listener *l)
 	return &l->addr;
 }
 
-int
+struct listener_fd
 listener_fd(const struct listener *l)
 {
-	return l->fd;
+	return (struct listener_fd){ l->fd, l->tls };
+}
+
+bool
+listener_is_tls(const struct listener *l)
+{
+	return l->tls;
 }
 
 const char *

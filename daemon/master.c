@@ -114,7 +114,7 @@ static int
 master_start_workers(struct master *m, char *err, size_t errlen)
 {
 	size_t n = master_worker_count(m->cfg);
-	int *fds = listen_set_fds(m->lset);
+	struct listener_fd *fds = listen_set_fds(m->lset);
 	sigset_t all, saved;
 	int rc = 0;
 
@@ -263,11 +263,11 @@ master_start_metrics(struct master *m, char *err, size_t errlen)
 	int fd = m->metrics_fd;
 
 	if (fd == -1 && m->cfg->metrics_bind[0] != '\0') {
-		struct listener *l =
-		    listener_open(&m->cfg->metrics_addr, m->cfg, err, errlen);
+		struct listener *l = listener_open(&m->cfg->metrics_addr, false,
+		    m->cfg, err, errlen);
 		if (l == NULL)
 			return -1;
-		fd = fcntl(listener_fd(l), F_DUPFD_CLOEXEC, 0);
+		fd = fcntl(listener_fd(l).fd, F_DUPFD_CLOEXEC, 0);
 		listener_free(l);
 		if (fd == -1) {
 			snprintf(err, errlen, "metrics: %s", strerror(errno));
@@ -327,7 +327,7 @@ master_start(struct master *m, char *err, size_t errlen)
 static void
 master_publish(struct master *m)
 {
-	int *fds = listen_set_fds(m->lset);
+	struct listener_fd *fds = listen_set_fds(m->lset);
 
 	if (fds == NULL) {
 		log_error("out of memory: the workers keep their sockets");

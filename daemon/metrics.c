@@ -25,6 +25,8 @@ metrics_add(struct metrics_snapshot *s, const struct stats *st)
 		s->rejected[i] += STATS_GET(st->rejected[i]);
 	for (int i = 0; i < CLOSE_REASONS; i++)
 		s->closed[i] += STATS_GET(st->closed[i]);
+	for (int i = 0; i < TLS_RESULTS; i++)
+		s->tls_handshakes[i] += STATS_GET(st->tls_handshakes[i]);
 	s->messages += STATS_GET(st->messages);
 	s->bytes_in += STATS_GET(st->bytes_in);
 	s->bytes_out += STATS_GET(st->bytes_out);
@@ -93,6 +95,12 @@ metrics_close_word(int i)
 }
 
 static const char *
+metrics_tls_word(int i)
+{
+	return stats_tls_name((enum tls_result)i);
+}
+
+static const char *
 metrics_reload_word(int i)
 {
 	return i == 0 ? "ok" : "failed";
@@ -114,6 +122,9 @@ metrics_render(const struct metrics_snapshot *s, const char *version,
 	    metrics_labelled(out, "hellod_connections_closed_total",
 		"Connections closed, by reason.", "reason", metrics_close_word,
 		s->closed, CLOSE_REASONS) == -1 ||
+	    metrics_labelled(out, "hellod_tls_handshakes_total",
+		"TLS handshakes, by result.", "result", metrics_tls_word,
+		s->tls_handshakes, TLS_RESULTS) == -1 ||
 	    metrics_simple(out, "hellod_messages_total", "counter",
 		"Messages answered.", s->messages) == -1 ||
 	    metrics_simple(out, "hellod_bytes_received_total", "counter",

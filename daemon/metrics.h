@@ -19,6 +19,7 @@ struct metrics_snapshot {
 	uint64_t accepted;
 	uint64_t rejected[REJECT_REASONS];
 	uint64_t closed[CLOSE_REASONS];
+	uint64_t tls_handshakes[TLS_RESULTS];
 	uint64_t messages;
 	uint64_t bytes_in;
 	uint64_t bytes_out;

@@ -48,14 +48,14 @@ server_new(struct event_base *base, struct shared *sh, struct config *cfg)
 
 /* fd is -1 when a connection waits but no descriptor is left for it. */
 static void
-server_on_accept(int fd, const union net_addr *peer, void *arg)
+server_on_accept(int fd, const union net_addr *peer, bool tls, void *arg)
 {
 	struct server *srv = arg;
 
 	if (fd == -1)
 		STATS_ADD(srv->stats.rejected[REJECT_FD_LIMIT], 1);
 	else
-		conn_accept(srv->conns, fd, peer);
+		conn_accept(srv->conns, fd, peer, tls);
 }
 
 static void
@@ -70,8 +70,8 @@ server_unwatch(struct server *srv)
 
 /* Accepts on copies of these sockets from now on, instead of the old. */
 int
-server_watch(struct server *srv, const int *fds, size_t n, char *err,
-    size_t errlen)
+server_watch(struct server *srv, const struct listener_fd *fds, size_t n,
+    char *err, size_t errlen)
 {
 	struct listener **set = calloc(n + 1, sizeof(*set));
 	size_t i;
@@ -81,7 +81,7 @@ server_watch(struct server *srv, const int *fds, size_t n, char *err,
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		set[i] = listener_watch(srv->base, fds[i], server_on_accept,
+		set[i] = listener_watch(srv->base, &fds[i], server_on_accept,
 		    srv, err, errlen);
 		if (set[i] == NULL) {
 			while (i > 0)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "listener.h"
 #include "stats.h"
 
 struct server;
@@ -19,8 +20,8 @@ struct shared;
 
 struct server *
 server_new(struct event_base *base, struct shared *sh, struct config *cfg);
-int server_watch(struct server *srv, const int *fds, size_t n, char *err,
-    size_t errlen);
+int server_watch(struct server *srv, const struct listener_fd *fds, size_t n,
+    char *err, size_t errlen);
 void server_set_config(struct server *srv, struct config *cfg);
 void server_stop(struct server *srv);
 bool server_finished(const struct server *srv);

@@ -12,6 +12,7 @@ static const char *const stats_close_names[CLOSE_REASONS] = {
 	[CLOSE_SHUTDOWN] = "shutdown",
 	[CLOSE_SHUTDOWN_IDLE] = "shutdown_idle",
 	[CLOSE_SHUTDOWN_TIMEOUT] = "shutdown_timeout",
+	[CLOSE_TLS_ERROR] = "tls_error",
 };
 
 static const char *const stats_reject_names[REJECT_REASONS] = {
@@ -21,6 +22,12 @@ static const char *const stats_reject_names[REJECT_REASONS] = {
 	[REJECT_PROXY] = "proxy",
 	[REJECT_DENIED] = "denied",
 	[REJECT_RATE] = "rate",
+};
+
+static const char *const stats_tls_names[TLS_RESULTS] = {
+	[TLS_HANDSHAKE_OK] = "ok",
+	[TLS_HANDSHAKE_FAILED] = "failed",
+	[TLS_HANDSHAKE_TIMEOUT] = "timeout",
 };
 
 const char *
@@ -33,4 +40,10 @@ const char *
 stats_reject_name(enum reject_reason reason)
 {
 	return stats_reject_names[reason];
+}
+
+const char *
+stats_tls_name(enum tls_result result)
+{
+	return stats_tls_names[result];
 }

@@ -30,6 +30,7 @@ enum close_reason {
 	CLOSE_SHUTDOWN,	     /* stopping: goodbye after serving in the drain */
 	CLOSE_SHUTDOWN_IDLE, /* stopping: goodbye, nothing said in the drain */
 	CLOSE_SHUTDOWN_TIMEOUT, /* stopping: cut at shutdown_timeout */
+	CLOSE_TLS_ERROR,	/* a failed handshake, or TLS broke later */
 	CLOSE_REASONS,
 };
 
@@ -44,6 +45,14 @@ enum reject_reason {
 	REJECT_REASONS,
 };
 
+/* How TLS handshakes ended. */
+enum tls_result {
+	TLS_HANDSHAKE_OK,
+	TLS_HANDSHAKE_FAILED,
+	TLS_HANDSHAKE_TIMEOUT, /* tls_handshake_timeout */
+	TLS_RESULTS,
+};
+
 struct stats {
 	stat_t accepted;
 	stat_t rejected[REJECT_REASONS];
@@ -52,9 +61,11 @@ struct stats {
 	stat_t bytes_in;
 	stat_t bytes_out;
 	stat_t drain_served; /* clients that sent a message during a drain */
+	stat_t tls_handshakes[TLS_RESULTS];
 };
 
 const char *stats_close_name(enum close_reason reason);
 const char *stats_reject_name(enum reject_reason reason);
+const char *stats_tls_name(enum tls_result result);
 
 #endif

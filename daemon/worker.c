@@ -33,7 +33,7 @@ struct worker {
 	uint64_t posts;		/* hand-overs made */
 	uint64_t done;		/* hand-overs applied */
 	struct config *next_cfg;
-	int *next_fds;
+	struct listener_fd *next_fds;
 	size_t next_n;
 	bool stop;
 };
@@ -60,7 +60,8 @@ worker_on_heartbeat(evutil_socket_t fd, short what, void *arg)
 
 /* A new config and sockets, in the loop's own thread. */
 static void
-worker_apply(struct worker *w, struct config *cfg, const int *fds, size_t n)
+worker_apply(struct worker *w, struct config *cfg,
+    const struct listener_fd *fds, size_t n)
 {
 	char err[256];
 
@@ -77,7 +78,7 @@ worker_on_wake(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	struct config *cfg;
 	uint64_t count, posts;
-	int *fds;
+	struct listener_fd *fds;
 	size_t n;
 	bool stop;
 
@@ -117,7 +118,8 @@ worker_main(void *arg)
 
 static int
 worker_init(struct worker *w, struct shared *sh, struct config *cfg,
-    const int *fds, size_t n, uint64_t heartbeat_usec, char *err, size_t errlen)
+    const struct listener_fd *fds, size_t n, uint64_t heartbeat_usec, char *err,
+    size_t errlen)
 {
 	struct timeval beat = { (time_t)(heartbeat_usec / 1000000),
 		(suseconds_t)(heartbeat_usec % 1000000) };
@@ -152,7 +154,8 @@ worker_init(struct worker *w, struct shared *sh, struct config *cfg,
  */
 static int
 worker_host(struct worker *w, struct event_base *host, struct shared *sh,
-    struct config *cfg, const int *fds, size_t n, char *err, size_t errlen)
+    struct config *cfg, const struct listener_fd *fds, size_t n, char *err,
+    size_t errlen)
 {
 	w->hosted = true;
 	w->base = host;
@@ -164,8 +167,9 @@ worker_host(struct worker *w, struct event_base *host, struct shared *sh,
 }
 
 struct worker *
-worker_start(struct shared *sh, struct config *cfg, const int *fds, size_t n,
-    struct event_base *host, uint64_t heartbeat_usec, char *err, size_t errlen)
+worker_start(struct shared *sh, struct config *cfg,
+    const struct listener_fd *fds, size_t n, struct event_base *host,
+    uint64_t heartbeat_usec, char *err, size_t errlen)
 {
 	struct worker *w = calloc(1, sizeof(*w));
 	int rc;
@@ -210,9 +214,10 @@ worker_wake(struct worker *w)
 
 /* Hands over a new config and the sockets to accept on. */
 void
-worker_post(struct worker *w, struct config *cfg, const int *fds, size_t n)
+worker_post(struct worker *w, struct config *cfg, const struct listener_fd *fds,
+    size_t n)
 {
-	int *copy;
+	struct listener_fd *copy;
 
 	if (w->hosted) {
 		worker_apply(w, cfg, fds, n);

@@ -13,17 +13,18 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "listener.h"
 #include "stats.h"
 
 struct event_base;
 struct shared;
 struct worker;
 
-struct worker *
-worker_start(struct shared *sh, struct config *cfg, const int *fds, size_t n,
-    struct event_base *host, uint64_t heartbeat_usec, char *err, size_t errlen);
-void
-worker_post(struct worker *w, struct config *cfg, const int *fds, size_t n);
+struct worker *worker_start(struct shared *sh, struct config *cfg,
+    const struct listener_fd *fds, size_t n, struct event_base *host,
+    uint64_t heartbeat_usec, char *err, size_t errlen);
+void worker_post(struct worker *w, struct config *cfg,
+    const struct listener_fd *fds, size_t n);
 void worker_wait(struct worker *w);
 void worker_stop(struct worker *w);
 uint64_t worker_idle_usec(const struct worker *w);

@@ -61,6 +61,7 @@ class Hellod:
         self.proc = None
         self.lines = []
         self.ports = {}
+        self.tls_ports = {}
         self._cond = threading.Condition()
         _running.append(self)  # its folder goes at the end, started or not
         if start:
@@ -88,10 +89,12 @@ class Hellod:
         threading.Thread(target=self._read_log, daemon=True).start()
         if ready:
             self.wait_log(r"info: hellod \S+ ready", timeout=TIMEOUT * SLOWDOWN)
-            for line in self.log_lines(r"listening on "):
-                m = re.search(r"listening on \[?([^\]]*?)\]?:(\d+)$", line)
-                if m:  # a UNIX socket has no port
-                    self.ports[m.group(1)] = int(m.group(2))
+            for kind, ports in (("", self.ports), ("for TLS ", self.tls_ports)):
+                for line in self.log_lines(r"listening %son " % kind):
+                    m = re.search(r"listening %son \[?([^\]]*?)\]?:(\d+)$"
+                                  % kind, line)
+                    if m:  # a UNIX socket has no port
+                        ports[m.group(1)] = int(m.group(2))
         return self
 
     def _preexec(self):
@@ -137,8 +140,12 @@ class Hellod:
             return "\n".join(l for l in self.lines if l is not None)
 
     def connect(self, host="127.0.0.1", port=None, welcome=b"Welcome!\r\n",
-                timeout=TIMEOUT):
-        c = Client(host, port or self.ports.get(host, self.port), timeout)
+                timeout=TIMEOUT, tls=None, **kw):
+        """A client that has read the welcome; with tls (an SSLContext),
+        to the TLS listener of that host."""
+        ports = self.tls_ports if tls else self.ports
+        c = Client(host, port or ports.get(host) or next(iter(ports.values())),
+                   timeout, tls=tls, **kw)
         if welcome:
             c.expect(welcome)
         return c
@@ -230,9 +237,12 @@ def free_port():
 
 class Client:
     """A client over TCP, or over a UNIX socket when host is "unix:PATH"
-    ("unix:@NAME" for the abstract namespace; port unused)."""
+    ("unix:@NAME" for the abstract namespace; port unused).  With tls (an
+    ssl.SSLContext) it speaks TLS, after sending `before` in the clear (a
+    PROXY header)."""
 
-    def __init__(self, host, port=None, timeout=TIMEOUT):
+    def __init__(self, host, port=None, timeout=TIMEOUT, tls=None,
+                 server_hostname="localhost", before=b""):
         if host.startswith("unix:"):
             family, where = socket.AF_UNIX, host[5:].replace("@", "\0", 1)
         else:
@@ -241,6 +251,11 @@ class Client:
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(where)
+        if before:
+            self.sock.sendall(before)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock,
+                                        server_hostname=server_hostname)
         self.timeout = timeout
 
     def send(self, data):

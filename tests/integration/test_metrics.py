@@ -18,6 +18,7 @@ FAMILIES = [
     ("hellod_connections_active", "gauge"),
     ("hellod_connections_rejected_total", "counter"),
     ("hellod_connections_closed_total", "counter"),
+    ("hellod_tls_handshakes_total", "counter"),
     ("hellod_messages_total", "counter"),
     ("hellod_bytes_received_total", "counter"),
     ("hellod_bytes_sent_total", "counter"),
