@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """bench_smoke: the benchmark's tools are correct before their numbers count.
 
-usage: smoke.py LOADGEN BASELINE HELLOD
+usage: smoke.py LOADGEN BASELINE HELLOD TLSGEN
 
 Runs the load generator for about a second in scenarios A and D against the
-baseline server and against hellod (it verifies every reply), checks the
-baseline's protocol corners by hand, and checks that the generator fails
-on a wrong reply.  Prints TAP.
+baseline server and against hellod (it verifies every reply), the TLS one
+in each of its modes against hellod's TLS listener, checks the baseline's
+protocol corners by hand, and checks that the generator fails on a wrong
+reply.  Prints TAP.
 """
 
 import os
@@ -18,8 +19,9 @@ import tempfile
 import threading
 import time
 
-LOADGEN, BASELINE, HELLOD = sys.argv[1:4]
+LOADGEN, BASELINE, HELLOD, TLSGEN = sys.argv[1:5]
 LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
+TLS_LISTENING = re.compile(rb"listening for TLS on 127\.0\.0\.1:(\d+)")
 results = []
 
 
@@ -31,12 +33,12 @@ def check(name, fn):
         results.append((False, name, str(e)))
 
 
-def wait_port(proc, path):
+def wait_port(proc, path, pattern=LISTENING):
     """The port a server logged into path; bounded by a 10 s deadline."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with open(path, "rb") as f:
-            m = LISTENING.search(f.read())
+            m = pattern.search(f.read())
         if m:
             return int(m.group(1))
         if proc.poll() is not None:
@@ -45,12 +47,38 @@ def wait_port(proc, path):
     raise RuntimeError(f"{path}: no 'listening on' line")
 
 
-def start(argv, tmp, name):
+def start(argv, tmp, name, pattern=LISTENING):
     log = os.path.join(tmp, name + ".log")
     with open(log, "wb") as f:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=f)
-    return proc, wait_port(proc, log)
+    return proc, wait_port(proc, log, pattern)
+
+
+def tls_conf(tmp):
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=localhost"],
+                   check=True, capture_output=True, timeout=30)
+    conf = os.path.join(tmp, "hellod-tls.conf")
+    with open(conf, "w") as f:
+        f.write('port = 0;\nbind = ["127.0.0.1"];\ntls_bind = ["127.0.0.1"];\n'
+                f'tls_port = 0;\ntls_certificate = "{cert}";\n'
+                f'tls_key = "{key}";\n')
+    return conf
+
+
+def tlsgen(port, pid, mode):
+    r = subprocess.run([TLSGEN, "-p", str(port), "-P", str(pid), "-m", mode,
+                        "-c", "20", "-w", "0.2", "-t", "0.5"],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError(f"tlsgen {mode}: {r.stderr.strip()}")
+    done = re.search(r'"(replies|sessions|rss_after)": (\d+)', r.stdout)
+    if mode != "idle" and not re.search(r'"(replies|sessions)": [1-9]',
+                                        r.stdout) or not done:
+        raise RuntimeError(f"tlsgen {mode}: nothing done: {r.stdout}")
 
 
 def loadgen(port, pid, scenario, *extra):
@@ -181,6 +209,12 @@ def main():
                   lambda: baseline_backpressure(bport, base.pid))
             check("loadgen: a wrong reply fails the run",
                   loadgen_rejects_wrong_reply)
+            tls, tport = start([HELLOD, "-c", tls_conf(tmp)], tmp,
+                               "hellod-tls", TLS_LISTENING)
+            procs.append(tls)
+            for mode in ("ping", "churn", "idle"):
+                check(f"tlsgen {mode} against hellod's TLS",
+                      lambda: tlsgen(tport, tls.pid, mode))
         finally:
             for p in procs:
                 p.terminate()
