@@ -2,15 +2,17 @@
 stopped, activated and restarted by a real systemd running as PID 1 (see
 sysboot.py).  Drop-ins only shorten an interval where a test needs it."""
 
+import hashlib
 import os
 import re
 import socket
+import ssl
 import subprocess
 import threading
 import time
 
 import sysboot
-from hellodtest import TIMEOUT, run
+from hellodtest import TIMEOUT, Client, run
 
 BUILD_ROOT = os.environ["HELLOD_BUILD_ROOT"]
 MESON = os.environ.get("HELLOD_MESON", "meson")
@@ -131,6 +133,62 @@ def test_unix_socket_in_the_runtime_directory():
         s.systemctl("stop", "hellod")
         assert s.run("test", "-e", sock, check=False).returncode != 0
     finally:
+        s.write(CONF, shipped)
+        s.systemctl("restart", "hellod")
+
+
+def _make_certificate(s, folder):
+    """A certificate and key made inside the booted system; the key kept
+    as Debian keeps keys, root:ssl-cert 0640.  Returns the certificate's
+    PEM."""
+    key, cert = folder + "/key.pem", folder + "/cert.pem"
+    s.run("mkdir", "-p", folder)
+    s.run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+          "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
+          cert, "-days", "2", "-subj", "/CN=localhost", "-addext",
+          "subjectAltName=DNS:localhost")
+    s.run("chgrp", "ssl-cert", key)
+    s.run("chmod", "0640", key)
+    return s.run("cat", cert).stdout
+
+
+def _tls_fingerprint(s, pem, port=9443):
+    ctx = ssl.create_default_context(cadata=pem)
+    with s.netns():
+        c = Client("127.0.0.1", port, tls=ctx)
+    c.expect(b"Welcome!\r\n")
+    c.send(b"Ada\n")
+    c.expect(b"Hello, Ada!\n")
+    der = c.sock.getpeercert(binary_form=True)
+    c.close()
+    return hashlib.sha256(der).hexdigest()
+
+
+def test_tls_under_the_hardened_unit_and_a_reload_rotates_it():
+    s = system()
+    shipped = s.run("cat", CONF).stdout
+    folder = "/etc/hellod/tls"
+    pem = _make_certificate(s, folder)
+    s.drop_in("hellod.service", "tls",
+              "[Service]\nSupplementaryGroups=ssl-cert\n")
+    s.write(CONF, shipped.replace(
+        "tls_bind = [];", 'tls_bind = ["127.0.0.1"];').replace(
+        'tls_certificate = "";', 'tls_certificate = "%s/cert.pem";' % folder
+    ).replace('tls_key = "";', 'tls_key = "%s/key.pem";' % folder))
+    try:
+        if s.systemctl("restart", "hellod", check=False).returncode != 0:
+            raise AssertionError(s.journal("-u", "hellod", "-n", "8"))
+        first = _tls_fingerprint(s, pem)
+        assert first == hashlib.sha256(
+            ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+        pem = _make_certificate(s, folder)
+        s.systemctl("reload", "hellod")
+        assert _tls_fingerprint(s, pem) not in (first, None)
+        assert "configuration reloaded" in s.journal("-u", "hellod")
+    finally:
+        s.run("rm", "-rf", folder, "/etc/systemd/system/hellod.service.d/"
+              "tls.conf")
+        s.systemctl("daemon-reload")
         s.write(CONF, shipped)
         s.systemctl("restart", "hellod")
 
