@@ -73,6 +73,31 @@ def test_s_client_is_served_and_checks_the_certificate():
                r"bytes_out=26 tls=TLSv1\.3 reason=exit$")
 
 
+def test_a_key_update_mid_session_is_answered():
+    # s_client's "K" line sends a TLS 1.3 KeyUpdate that asks for ours:
+    # hellod writes it from within a read, and the session goes on.
+    d = _tls()
+    script = b"".join((b"Michael\n", b"K\n", b"Tracy\n", b"exit\n"))
+    proc = subprocess.Popen(
+        ["openssl", "s_client", "-connect",
+         "127.0.0.1:%d" % d.tls_ports["127.0.0.1"], "-CAfile", CA.ca.cert],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    try:
+        for line in script.splitlines(keepends=True):
+            proc.stdin.write(line)
+            proc.stdin.flush()
+            time.sleep(0.2)
+        out, _ = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert b"KEYUPDATE" in out, out
+    assert b"Hello, Michael!\n" in out and b"Hello, Tracy!\n" in out, out
+    d.wait_log(r"messages=2 .* tls=TLSv1\.3 reason=exit$")
+
+
 def test_ncat_ssl_is_served():
     d = _tls()
     r = _tool(["ncat", "--ssl", "--ssl-verify", "--ssl-trustfile",
