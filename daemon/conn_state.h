@@ -95,7 +95,9 @@ struct conn_loop {
  * State few connections need at a time: replies the socket has not taken,
  * an unfinished line, a PROXY header on its way, a deadline.  Allocated
  * when first needed and freed when nothing in it is (conn_tidy()), so a
- * connection waiting for its next message has none.
+ * connection waiting for its next message has none.  A TLS connection
+ * keeps it from its handshake to its close: its SSL lives here, which
+ * leaves struct conn the size of a plain connection's.
  */
 struct conn_more {
 	struct buf out;	      /* replies the socket has not taken yet */
