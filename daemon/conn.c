@@ -385,6 +385,7 @@ conn_tls_step(struct conn *c)
 	case 0:
 		STATS_ADD(stats->tls_handshakes[TLS_HANDSHAKE_OK], 1);
 		c->more->tls_blocked = 0;
+		conn_update_events(c);
 		conn_greet(c, NULL, 0);
 		return;
 	case -1:
@@ -575,15 +576,16 @@ conn_on_io(evutil_socket_t fd, short what, void *arg)
 		conn_on_timeout(c);
 		return;
 	}
-	if (c->tls && (what = conn_tls_ready(c, what)) == 0)
-		return;
 	/*
 	 * libevent has re-armed the timeout from now, as it does for a
 	 * persistent event after I/O.  Put it back at the deadline: activity
-	 * must not postpone a linger, a write or a PROXY deadline.
+	 * must not postpone a linger, a write, a PROXY or a handshake
+	 * deadline.
 	 */
 	if (c->more != NULL && c->more->timer_ms != 0)
 		conn_set_timeout(c, c->more->timer_ms);
+	if (c->tls && (what = conn_tls_ready(c, what)) == 0)
+		return;
 	if ((what & EV_WRITE) && conn_flush(c) == -1)
 		return;
 	if (!(what & EV_READ))

@@ -176,11 +176,10 @@ conn_refuse_proxy(struct conn *c, const char *why)
 /*
  * TLS bends the events: a read that needs the socket writable waits for
  * that instead of input, and a write that needs it readable waits for
- * input.  Decrypted input OpenSSL holds is a read the socket will never
- * signal, so the event is made active for it.
+ * input.
  */
 static short
-conn_tls_events(struct conn *c, short want)
+conn_tls_events(const struct conn *c, short want)
 {
 	unsigned blocked = c->more->tls_blocked;
 
@@ -188,14 +187,14 @@ conn_tls_events(struct conn *c, short want)
 		want = (short)((want & ~EV_WRITE) | EV_READ);
 	if (blocked & CONN_TLS_READ_WANTS_WRITE)
 		want = (short)((want & ~EV_READ) | EV_WRITE);
-	else if ((want & EV_READ) && tls_has_pending(c->more->ssl))
-		event_active(&c->ev, EV_READ, 0);
 	return want;
 }
 
 /*
  * Registers for exactly the events the connection's state needs.  The
- * callback stays the one conn_accept() gave.
+ * callback stays the one conn_accept() gave.  Decrypted input OpenSSL
+ * holds is a read the socket will never signal: the event is made active
+ * for it once registered.
  */
 void
 conn_update_events(struct conn *c)
@@ -208,15 +207,19 @@ conn_update_events(struct conn *c)
 		want |= EV_WRITE;
 	if (c->tls)
 		want = conn_tls_events(c, want);
-	if (want == had)
-		return;
-	event_del(&c->ev);
-	event_assign(&c->ev, conn_loop(c)->base, conn_fd(c), want,
-	    event_get_callback(&c->ev), c);
-	if (c->more != NULL && c->more->timer_ms != 0)
-		conn_set_timeout(c, c->more->timer_ms);
-	else if (want != EV_PERSIST)
-		event_add(&c->ev, NULL);
+	if (want != had) {
+		event_del(&c->ev);
+		event_assign(&c->ev, conn_loop(c)->base, conn_fd(c), want,
+		    event_get_callback(&c->ev), c);
+		if (c->more != NULL && c->more->timer_ms != 0)
+			conn_set_timeout(c, c->more->timer_ms);
+		else if (want != EV_PERSIST)
+			event_add(&c->ev, NULL);
+	}
+	if (c->tls && (want & EV_READ) &&
+	    !(c->more->tls_blocked & CONN_TLS_WRITE_WANTS_READ) &&
+	    tls_has_pending(c->more->ssl))
+		event_active(&c->ev, EV_READ, 0);
 }
 
 static void
@@ -246,18 +249,21 @@ conn_tls_blocked(struct conn *c, unsigned flag, bool blocked)
 
 /*
  * recv() and send(), or their TLS counterparts on a TLS connection, with
- * the system calls' results either way.
+ * the system calls' results either way, errno included.
  */
 static ssize_t
 conn_read_bytes(struct conn *c, void *buf, size_t len)
 {
 	enum tls_want want = TLS_WANT_NOTHING;
 	ssize_t n;
+	int saved;
 
 	if (!c->tls)
 		return recv(conn_fd(c), buf, len, 0);
 	n = tls_recv(c->more->ssl, buf, len, &want);
+	saved = errno;
 	conn_tls_blocked(c, CONN_TLS_READ_WANTS_WRITE, want == TLS_WANT_WRITE);
+	errno = saved;
 	return n;
 }
 
@@ -266,11 +272,14 @@ conn_write_bytes(struct conn *c, const void *buf, size_t len)
 {
 	enum tls_want want = TLS_WANT_NOTHING;
 	ssize_t n;
+	int saved;
 
 	if (!c->tls)
 		return send(conn_fd(c), buf, len, MSG_NOSIGNAL);
 	n = tls_send(c->more->ssl, buf, len, &want);
+	saved = errno;
 	conn_tls_blocked(c, CONN_TLS_WRITE_WANTS_READ, want == TLS_WANT_READ);
+	errno = saved;
 	return n;
 }
 

@@ -85,6 +85,23 @@ listen_set_group_port(int port, bool tls, struct listener **set, size_t n)
 }
 
 /*
+ * A TLS address a plain listener has taken already: with reuse_port the
+ * kernel would split the clients between the two.
+ */
+static bool
+listen_set_clashes(struct listener **set, size_t n, const union net_addr *addr,
+    int port)
+{
+	for (size_t j = 0; j < n; j++)
+		if (!listener_is_tls(set[j]) && port != 0 &&
+		    addr->sa.sa_family != AF_UNIX &&
+		    net_same_host(listener_addr(set[j]), addr) &&
+		    net_port(listener_addr(set[j])) == port)
+			return true;
+	return false;
+}
+
+/*
  * Builds the listener set for cfg, plain addresses first, then TLS ones,
  * keeping the old listeners whose address stays, so a reload never closes
  * a socket it would reopen.  With port 0, the first socket of a kind gets
@@ -115,6 +132,12 @@ listen_set_build(const struct listen_set *ls, const struct config *cfg,
 			if (net_resolve(host, port, &addr) == -1) {
 				snprintf(err, errlen, "cannot resolve '%s'",
 				    host);
+				goto fail;
+			}
+			if (tls && listen_set_clashes(set, n, &addr, port)) {
+				snprintf(err, errlen,
+				    "tls_port: %d is the plain port on %s too",
+				    port, host);
 				goto fail;
 			}
 			struct listener *l = NULL;

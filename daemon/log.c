@@ -156,25 +156,47 @@ log_str0(struct log_line *l, const char *src)
 	log_cat(l, src, strlen(src));
 }
 
-/* Appends text as a JSON string, quotes included. */
+/* A text value a reader could misparse: it is written quoted. */
+static bool
+log_needs_quotes(const char *value)
+{
+	for (; *value != '\0'; value++) {
+		unsigned char ch = (unsigned char)*value;
+		if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' ||
+		    ch == '=')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Appends text quoted: as a JSON string, or for the text format with
+ * anything but printable ASCII, the quote and the backslash written as
+ * \xNN, so a value from a client (a certificate's subject) cannot forge
+ * fields or lines.
+ */
 static void
-log_json_string(struct log_line *l, const char *text)
+log_quoted(struct log_line *l, const char *text, bool json)
 {
 	static const char hex[] = "0123456789abcdef";
 
 	log_cat(l, "\"", 1);
 	for (; *text != '\0' && l->n + 8 < LOG_LINE_MAX; text++) {
 		unsigned char ch = (unsigned char)*text;
-		char esc[6] = { '\\', (char)ch };
-		if (ch == '"' || ch == '\\') {
+		char esc[6] = { '\\', 'x', hex[ch >> 4], hex[ch & 0xf] };
+		bool special = ch < 0x20 || ch == '"' || ch == '\\';
+		if (!special && (json || ch < 0x7f)) {
+			l->buf[l->n++] = (char)ch;
+		} else if (!json) {
+			log_cat(l, esc, 4);
+		} else if (ch >= 0x20) {
+			esc[1] = (char)ch;
 			log_cat(l, esc, 2);
-		} else if (ch < 0x20) {
+		} else {
 			memcpy(esc + 1, "u00", 3);
 			esc[4] = hex[ch >> 4];
 			esc[5] = hex[ch & 0xf];
 			log_cat(l, esc, 6);
-		} else {
-			l->buf[l->n++] = (char)ch;
 		}
 	}
 	log_cat(l, "\"", 1);
@@ -279,7 +301,7 @@ log_text_or_json(enum log_level level, const char *msg)
 
 	if (l->json) {
 		log_cat(l, ",\"msg\":", 7);
-		log_json_string(l, msg);
+		log_quoted(l, msg, true);
 	} else {
 		log_str0(l, msg);
 	}
@@ -451,8 +473,8 @@ log_field_str(struct log_line *l, const char *key, size_t len,
     const char *value)
 {
 	log_key(l, key, len);
-	if (l->json)
-		log_json_string(l, value);
+	if (l->json || log_needs_quotes(value))
+		log_quoted(l, value, l->json);
 	else
 		log_str0(l, value);
 }

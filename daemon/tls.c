@@ -200,8 +200,10 @@ tls_new(struct ssl_ctx_st *ctx, int fd)
 {
 	SSL *ssl = SSL_new(ctx);
 
-	if (ssl == NULL)
+	if (ssl == NULL) {
+		ERR_clear_error();
 		return NULL;
+	}
 	if (SSL_set_fd(ssl, fd) != 1) {
 		SSL_free(ssl);
 		ERR_clear_error();
@@ -300,11 +302,25 @@ tls_recv(struct ssl_st *ssl, void *buf, size_t len, enum tls_want *want)
 	return tls_io(ssl, SSL_read(ssl, buf, tls_len(len)), want);
 }
 
+/*
+ * A write never reports 0: past the peer's end of stream (which OpenSSL
+ * takes for its close_notify) a failed write is the broken pipe it is.
+ */
 ssize_t
 tls_send(struct ssl_st *ssl, const void *buf, size_t len, enum tls_want *want)
 {
+	ssize_t n;
+	int saved;
+
 	errno = 0;
-	return tls_io(ssl, SSL_write(ssl, buf, tls_len(len)), want);
+	n = tls_io(ssl, SSL_write(ssl, buf, tls_len(len)), want);
+	saved = errno;
+	if (n == 0) {
+		ERR_clear_error();
+		errno = saved != 0 ? saved : EPIPE;
+		return -1;
+	}
+	return n;
 }
 
 bool

@@ -13,6 +13,7 @@ import runpy
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import time
@@ -174,8 +175,8 @@ def test_tls_1_1_is_refused():
         ctx.maximum_version = ssl.TLSVersion.TLSv1_1
     ctx.set_ciphers("DEFAULT@SECLEVEL=0")
     _handshake_fails(d, ctx)
-    d.wait_log(r"reason=tls_error error=(unsupported protocol|no protocols "
-               r"available|.*version)")
+    d.wait_log(r'reason=tls_error error="(unsupported protocol|no '
+               r'protocols available|.*version)"')
 
 
 def test_tls_1_2_is_served():
@@ -217,7 +218,7 @@ def test_a_silent_client_meets_the_handshake_timeout():
     c.expect_eof(timeout=3)
     took = time.monotonic() - started
     assert 0.8 < took < 2.5, took
-    d.wait_log(r"reason=tls_error error=no TLS handshake in time$")
+    d.wait_log(r'reason=tls_error error="no TLS handshake in time"$')
     m = _metrics(mport)
     assert m['hellod_tls_handshakes_total{result="timeout"}'] == 1, m
 
@@ -230,21 +231,21 @@ def test_a_client_certificate_is_required_when_a_ca_is_set():
     c.send(b"alice\nexit\n")
     c.expect(b"Hello, alice!\n")
     c.expect_eof()
-    d.wait_log(r"tls=TLSv1\.3 client=/CN=alice reason=exit$")
+    d.wait_log(r'tls=TLSv1\.3 client="/CN=alice" reason=exit$')
     _handshake_fails(d, CA.client_context())
     d.wait_log(r"reason=tls_error error=.*certificate")
     _handshake_fails(d, CA.client_context(stranger))
-    d.wait_log(r"reason=tls_error error=certificate verify failed: "
-               r"(unable to get local issuer certificate|self-signed "
-               r"certificate in certificate chain)$")
+    d.wait_log(r'reason=tls_error error="certificate verify failed: '
+               r'(unable to get local issuer certificate|self-signed '
+               r'certificate in certificate chain)"$')
 
 
 def test_an_expired_client_certificate_is_refused():
     late = CA.issue("late", client=True, days=-1)
     d = _tls('tls_client_ca = "%s";\n' % CA.ca.cert)
     _handshake_fails(d, CA.client_context(late))
-    d.wait_log(r"reason=tls_error error=certificate verify failed: "
-               r"certificate has expired$")
+    d.wait_log(r'reason=tls_error error="certificate verify failed: '
+               r'certificate has expired"$')
 
 
 def test_reload_rotates_the_certificate_for_new_connections_only():
@@ -336,6 +337,67 @@ def test_socket_activation_passes_a_tls_socket_by_name():
         _, err = proc.communicate(timeout=TIMEOUT)
     assert re.search(r"serving passed socket 'tls' for TLS on 127\.0\.0\.1:%d"
                      % port, err.decode()), err
+
+
+def test_a_handshake_sent_byte_by_byte_still_meets_its_timeout():
+    d = _tls("tls_handshake_timeout = 1;\n")
+    c = Client("127.0.0.1", d.tls_ports["127.0.0.1"])
+    started = time.monotonic()
+    hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 32
+    for byte in hello:
+        try:
+            c.send(bytes([byte]))
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        if time.monotonic() - started > 3:
+            raise AssertionError("still open after 3 s")
+        time.sleep(0.3)
+    d.wait_log(r'error="no TLS handshake in time"$')
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_client_gone_while_replies_wait_is_closed_and_costs_nothing():
+    # Replies pile up unread, then the client sends its FIN (no
+    # close_notify) and a reset: the write that follows fails, and the
+    # connection must close, not spin on a socket that stays writable.
+    d = _tls("max_output = 67108864;\n")
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", d.tls_ports["127.0.0.1"]))
+    tls = CA.client_context().wrap_socket(raw, server_hostname="localhost")
+    tls.settimeout(TIMEOUT)
+    assert tls.recv(100) == b"Welcome!\r\n"
+    tls.sendall((b"x" * 1000 + b"\n") * 3000)
+    time.sleep(0.5)
+    plain = socket.socket(fileno=os.dup(tls.fileno()))
+    plain.shutdown(socket.SHUT_WR)
+    time.sleep(0.3)
+    cpu = d.cpu_seconds()
+    plain.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+    plain.close()
+    tls.close()
+    d.wait_log(r"close addr=127\.0\.0\.1 .* reason=error$")
+    time.sleep(1)
+    assert d.cpu_seconds() - cpu < 0.5, d.cpu_seconds() - cpu
+
+
+def test_the_tls_port_may_not_be_the_plain_one():
+    port = free_port()
+    d = Hellod(tls_conf(SERVER, "reuse_port = true;\n").replace(
+        "tls_port = 0;", "tls_port = %d;" % port), port=port, start=False)
+    d.start(ready=False)
+    assert d.wait() == 1
+    d.wait_log(r"tls_port: %d is the plain port on 127\.0\.0\.1 too" % port)
+
+
+def test_a_client_subject_cannot_forge_log_fields():
+    forger = CA.issue('x" reason=exit', client=True)
+    d = _tls('tls_client_ca = "%s";\n' % CA.ca.cert)
+    c = d.connect(tls=CA.client_context(forger))
+    c.send(b"exit\n")
+    line = d.wait_log(r"reason=exit$")
+    assert 'client="/CN=x\\x22 reason=exit" reason=exit' in line, line
 
 
 # hellod -t names the key and the file that is wrong: (name, conf, error)
