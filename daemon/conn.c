@@ -344,6 +344,13 @@ conn_greet(struct conn *c, const char *early, size_t len)
 
 	c->state = CONN_OPEN;
 	STATS_ADD(loop->stats->accepted, 1);
+	if (c->tls || cfg->proxy_protocol) {
+		/* Idle and stuck-reply times count from the welcome. */
+		uint64_t now = mono_ms();
+		c->active_ms = conn_stamp(now);
+		if (c->more != NULL)
+			c->more->input_ms = c->more->progress_ms = now;
+	}
 	/*
 	 * The idle deadline starts here.  Later reads and writes only move
 	 * it later, so the loop's idle timer needs telling just this once.
@@ -395,12 +402,7 @@ conn_tls_step(struct conn *c)
 		return;
 	default:
 		STATS_ADD(stats->tls_handshakes[TLS_HANDSHAKE_FAILED], 1);
-		/*
-		 * What the client sent past the failure (a plain-text line,
-		 * most likely) is dropped, so the close reaches it as an end
-		 * of stream, not a reset.
-		 */
-		(void)recv(conn_fd(c), conn_loop(c)->inbuf, CONN_INBUF, 0);
+		conn_drop_input(c);
 		conn_close_tls(c, why);
 	}
 }
@@ -609,9 +611,10 @@ conn_reject(struct conn_loop *loop, int fd, const union net_addr *peer,
 	STATS_ADD(loop->stats->rejected[REJECT_BUSY], 1);
 	log_warnx("refused %s (%s)", net_format(peer, name, sizeof(name)),
 	    stats_reject_name(REJECT_BUSY));
-	if (!tls &&
-	    send(fd, conn_busy, sizeof(conn_busy) - 1,
-		MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+	if (tls)
+		(void)recv(fd, loop->inbuf, CONN_INBUF, MSG_DONTWAIT);
+	else if (send(fd, conn_busy, sizeof(conn_busy) - 1,
+		     MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
 		STATS_ADD(loop->stats->bytes_out, sizeof(conn_busy) - 1);
 	close(fd);
 }

@@ -109,6 +109,17 @@ conn_free(struct conn *c)
 		loop->drained(loop->drained_arg);
 }
 
+/*
+ * Drops what a TLS client sent that nobody will read (its ClientHello, a
+ * plain-text line), so the close reaches it as an end of stream, not a
+ * reset.
+ */
+void
+conn_drop_input(struct conn *c)
+{
+	(void)recv(conn_fd(c), conn_loop(c)->inbuf, CONN_INBUF, MSG_DONTWAIT);
+}
+
 /* The single way out of a served connection: counts and logs why. */
 static void
 conn_close_with(struct conn *c, enum close_reason reason, const char *error)
@@ -144,15 +155,16 @@ conn_refuse(struct conn *c, enum reject_reason reason, const char *line)
 {
 	struct stats *stats = conn_loop(c)->stats;
 	char name[NET_ADDRSTRLEN];
-	/* Before its handshake, a TLS client could not read the line. */
-	size_t len = line != NULL && !c->tls ? strlen(line) : 0;
+	size_t len = line != NULL ? strlen(line) : 0;
 	union net_addr peer;
 
 	conn_peer(c, &peer);
 	STATS_ADD(stats->rejected[reason], 1);
 	log_warnx("refused %s (%s)", net_format(&peer, name, sizeof(name)),
 	    stats_reject_name(reason));
-	if (len > 0 &&
+	if (c->tls) /* before its handshake, it could not read the line */
+		conn_drop_input(c);
+	else if (len > 0 &&
 	    send(conn_fd(c), line, len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
 		STATS_ADD(stats->bytes_out, len);
 	conn_free(c);
@@ -170,6 +182,8 @@ conn_refuse_proxy(struct conn *c, const char *why)
 	log_escape(safe, sizeof(safe), why, strlen(why));
 	log_warnx("refused %s (proxy): %s",
 	    net_format(&peer, name, sizeof(name)), safe);
+	if (c->tls)
+		conn_drop_input(c);
 	conn_free(c);
 }
 

@@ -249,6 +249,7 @@ int conn_say_goodbye(struct conn *c, const char *line, size_t len,
 enum proto_status conn_proto(struct conn *c, const char *in, size_t len);
 void conn_close(struct conn *c, enum close_reason reason);
 void conn_close_tls(struct conn *c, const char *why);
+void conn_drop_input(struct conn *c);
 void conn_refuse(struct conn *c, enum reject_reason reason, const char *line);
 void conn_refuse_proxy(struct conn *c, const char *why);
 void conn_free(struct conn *c);

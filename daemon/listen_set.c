@@ -147,6 +147,14 @@ listen_set_build(const struct listen_set *ls, const struct config *cfg,
 				l = old[origin[n]];
 				old[origin[n]] = NULL;
 				listener_set_backlog(l, cfg->backlog);
+			} else if (port != 0 &&
+			    listen_set_find(old, nold, &addr, port, !tls) <
+				nold) {
+				snprintf(err, errlen,
+				    "%s:%d changes between plain and TLS: that "
+				    "takes a restart",
+				    host, port);
+				goto fail;
 			} else {
 				l = listener_open(&addr, tls, cfg, err, errlen);
 				if (l == NULL && !tls &&

@@ -22,11 +22,14 @@
 /* TLS 1.2's suites: forward secrecy and AEAD only (TLS 1.3's are all so). */
 #define TLS_CIPHERS_12 "ECDHE+AESGCM:ECDHE+CHACHA20"
 
-/* The reason OpenSSL gave for its latest error, or what the caller says. */
+/*
+ * The reason OpenSSL gave for the first error in the queue (the cause; the
+ * later ones wrap it, as "PEM lib" does), or what the caller says.
+ */
 static const char *
 tls_reason(char *buf, size_t len, const char *otherwise)
 {
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e = ERR_peek_error();
 	const char *reason = e != 0 ? ERR_reason_error_string(e) : NULL;
 
 	if (reason != NULL)
@@ -97,6 +100,31 @@ tls_warn_dates(SSL_CTX *ctx, const char *cert)
 	    cert, what, when);
 }
 
+/*
+ * What is plainly wrong with a key file OpenSSL refused, where its own
+ * words ("unsupported", "bad decrypt") would not say: no key in it, or
+ * one behind a passphrase.  NULL when neither.
+ */
+static const char *
+tls_key_trouble(const char *path)
+{
+	static char text[64 * 1024];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	if (strstr(text, "ENCRYPTED") != NULL)
+		return "holds a key with a passphrase: hellod needs one without "
+		       "(openssl pkey -in KEY -out NEW)";
+	if (strstr(text, "PRIVATE KEY-----") == NULL)
+		return "holds no private key";
+	return NULL;
+}
+
 static int
 tls_load_identity(SSL_CTX *ctx, const char *cert, const char *key, char *err,
     size_t errlen)
@@ -118,7 +146,13 @@ tls_load_identity(SSL_CTX *ctx, const char *cert, const char *key, char *err,
 	if (SSL_CTX_use_PrivateKey_file(ctx, key_path, SSL_FILETYPE_PEM) != 1 &&
 	    ERR_GET_REASON(ERR_peek_last_error()) !=
 		X509_R_KEY_VALUES_MISMATCH) {
-		tls_fail(key_name, key_path, err, errlen);
+		const char *hint = tls_key_trouble(key_path);
+		if (hint == NULL) {
+			tls_fail(key_name, key_path, err, errlen);
+			return -1;
+		}
+		ERR_clear_error();
+		snprintf(err, errlen, "%s: '%s' %s", key_name, key_path, hint);
 		return -1;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -151,6 +185,16 @@ tls_load_client_ca(SSL_CTX *ctx, const char *ca, char *err, size_t errlen)
 	return 0;
 }
 
+static int
+tls_no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return 0;
+}
+
 struct ssl_ctx_st *
 tls_ctx_new(const char *cert, const char *key, const char *client_ca, char *err,
     size_t errlen)
@@ -165,6 +209,8 @@ tls_ctx_new(const char *cert, const char *key, const char *client_ca, char *err,
 		    tls_reason(why, sizeof(why), "out of memory"));
 		return NULL;
 	}
+	/* A key with a passphrase fails to load, rather than ask a terminal. */
+	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx,
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |

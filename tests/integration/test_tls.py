@@ -80,7 +80,7 @@ def test_a_key_update_mid_session_is_answered():
     d = _tls()
     script = b"".join((b"Michael\n", b"K\n", b"Tracy\n", b"exit\n"))
     proc = subprocess.Popen(
-        ["openssl", "s_client", "-connect",
+        ["openssl", "s_client", "-msg", "-connect",
          "127.0.0.1:%d" % d.tls_ports["127.0.0.1"], "-CAfile", CA.ca.cert],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT)
@@ -95,6 +95,8 @@ def test_a_key_update_mid_session_is_answered():
             proc.kill()
             proc.wait()
     assert b"KEYUPDATE" in out, out
+    # hellod's own key update, sent with its next reply
+    assert b"<<< TLS 1.3, Handshake [length 0005], KeyUpdate" in out, out
     assert b"Hello, Michael!\n" in out and b"Hello, Tracy!\n" in out, out
     d.wait_log(r"messages=2 .* tls=TLSv1\.3 reason=exit$")
 
@@ -289,22 +291,31 @@ def test_a_proxy_header_before_the_handshake():
     d.wait_log(r"connection from 192\.0\.2\.7:4242 via 127\.0\.0\.1:\d+$")
 
 
-def test_access_rules_refuse_before_the_handshake():
+def test_access_rules_refuse_before_the_handshake_with_a_clean_close():
     d = _tls('deny = ["127.0.0.0/8"];\n')
-    c = Client("127.0.0.1", d.tls_ports["127.0.0.1"])
-    c.expect_eof()
+    e = _handshake_fails(d, CA.client_context())
+    # its ClientHello was read and dropped: an end of stream, no reset
+    assert not isinstance(e, ConnectionResetError), repr(e)
     d.wait_log(r"refused 127\.0\.0\.1:\d+ \(denied\)")
 
 
 def test_replies_held_back_by_a_slow_reader_all_arrive():
-    d = _tls("max_output = 4096;\n")
-    c = d.connect(tls=CA.client_context())
+    d = _tls('max_output = 4096;\nlog_level = "debug";\n')
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", d.tls_ports["127.0.0.1"]))
+    c = Client.__new__(Client)
+    c.sock = CA.client_context().wrap_socket(raw, server_hostname="localhost")
+    c.timeout = TIMEOUT
+    c.expect(b"Welcome!\r\n")
     names = [b"name%05d" % i for i in range(20000)]
     c.send(b"".join(n + b"\n" for n in names))
-    time.sleep(0.3)
+    d.wait_log(r"not reading: replies waiting")
     c.expect(b"".join(b"Hello, " + n + b"!\n" for n in names), timeout=20)
-    d.wait_log(r"info: connection from")
-    assert not d.log_lines(r"reason=(error|tls_error)")
+    d.wait_log(r"reading again: replies waiting")
+    c.send(b"exit\n")
+    c.expect_eof()
+    d.wait_log(r"messages=20000 .* reason=exit$")
 
 
 def test_the_drain_says_goodbye_over_tls():
@@ -316,27 +327,159 @@ def test_the_drain_says_goodbye_over_tls():
     assert d.wait() == 0
 
 
-def test_socket_activation_passes_a_tls_socket_by_name():
-    conf = _conf_file('bind = ["127.0.0.1"];\ntls_certificate = "%s";\n'
-                      'tls_key = "%s";\n' % (SERVER.cert, SERVER.key))
+def _activated(conf, first, stop=True):
+    """hellod under systemd-socket-activate with one socket named "tls";
+    first(port) is the first client, tried until the socket listens; then
+    hellod is stopped, or (stop False) left to exit by itself.  Returns
+    its exit status, its log and the port."""
     port = free_port()
     proc = subprocess.Popen(
         ["systemd-socket-activate", "-l", "127.0.0.1:%d" % port,
-         "--fdname=tls", HELLOD, "-c", conf],
+         "--fdname=tls", HELLOD, "-c", _conf_file(conf)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE)
     try:
-        time.sleep(0.2)
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                first(port)
+                break
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        if stop:
+            proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err.decode(), port
+
+
+def test_socket_activation_passes_a_tls_socket_by_name():
+    def session(port):
         c = Client("127.0.0.1", port, tls=CA.client_context())
         c.expect(b"Welcome!\r\n")
         c.send(b"activated\n")
         c.expect(b"Hello, activated!\n")
         c.close()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=TIMEOUT)
+    code, err, port = _activated(
+        'bind = ["127.0.0.1"];\ntls_certificate = "%s";\ntls_key = "%s";\n'
+        % (SERVER.cert, SERVER.key), session)
+    assert code == 0, err
     assert re.search(r"serving passed socket 'tls' for TLS on 127\.0\.0\.1:%d"
-                     % port, err.decode()), err
+                     % port, err), err
+
+
+def test_a_passed_tls_socket_needs_a_certificate():
+    code, err, _ = _activated(
+        'bind = ["127.0.0.1"];\n',
+        lambda port: socket.create_connection(("127.0.0.1", port)).close(),
+        stop=False)
+    assert code == 1, err
+    assert re.search(r"the passed socket on 127\.0\.0\.1:\d+ is for TLS, "
+                     r"and tls_certificate is not set", err), err
+
+
+def test_a_stop_during_the_handshake_still_greets_and_says_goodbye():
+    d = _tls()
+    raw = socket.create_connection(("127.0.0.1", d.tls_ports["127.0.0.1"]))
+    d.wait_log(r"connection from")
+    d.signal(signal.SIGTERM)
+    d.wait_log(r"shutting down, 1 clients to finish")
+    c = Client.__new__(Client)
+    c.sock = CA.client_context().wrap_socket(raw, server_hostname="localhost")
+    c.sock.settimeout(TIMEOUT)
+    c.timeout = TIMEOUT
+    c.expect(b"Welcome!\r\nServer shutting down, goodbye\r\n")
+    c.expect_eof()
+    assert d.wait() == 0
+
+
+def test_idle_time_counts_from_the_welcome_not_the_accept():
+    d = _tls("idle_timeout = 1;\n")
+    raw = socket.create_connection(("127.0.0.1", d.tls_ports["127.0.0.1"]))
+    time.sleep(1.3)  # a slow handshake
+    c = Client.__new__(Client)
+    c.sock = CA.client_context().wrap_socket(raw, server_hostname="localhost")
+    c.timeout = TIMEOUT
+    c.expect(b"Welcome!\r\n")
+    c.expect_silence(0.6)
+    c.expect(b"Error: idle for 1 seconds, goodbye\r\n", timeout=2)
+
+
+def test_moving_an_address_between_plain_and_tls_takes_a_restart():
+    d = _tls()
+    plain, tls = d.ports["127.0.0.1"], d.tls_ports["127.0.0.1"]
+    d.write_config(tls_conf(SERVER).replace("tls_port = 0;",
+                                            "tls_port = %d;" % plain),
+                   port=tls)
+    line = d.reload()
+    assert re.search(r"reload failed, keeping the running configuration: "
+                     r"127\.0\.0\.1:(%d|%d) changes between plain and TLS: "
+                     r"that takes a restart" % (plain, tls), line), line
+    d.connect().close()
+    d.connect(tls=CA.client_context()).close()
+
+
+def _proxy_then_handshake(port, pieces):
+    """A PROXY header and the ClientHello, sent in the given pieces (the
+    header split across some, the hello in the same write as its end),
+    then the rest of the handshake, all over one socket."""
+    ctx = CA.client_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    for i, piece in enumerate(pieces):
+        sock.sendall(piece + (outgoing.read() if i == len(pieces) - 1
+                              else b""))
+        time.sleep(0.1)
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            if outgoing.pending:
+                sock.sendall(outgoing.read())
+            data = sock.recv(65536)
+            assert data, "closed during the handshake"
+            incoming.write(data)
+    if outgoing.pending:
+        sock.sendall(outgoing.read())
+    return sock, tls, incoming, outgoing
+
+
+def _tls_read(sock, tls, incoming, n):
+    got = b""
+    while len(got) < n:
+        try:
+            got += tls.read(n - len(got))
+        except ssl.SSLWantReadError:
+            data = sock.recv(65536)
+            assert data, "closed"
+            incoming.write(data)
+    return got
+
+
+def test_a_proxy_header_and_the_client_hello_in_one_write_or_in_pieces():
+    header = b"PROXY TCP4 192.0.2.9 192.0.2.1 5151 443\r\n"
+    for pieces in ([header], [header[:9], header[9:20], header[20:]]):
+        d = _tls("proxy_protocol = true;\n")
+        sock, tls, incoming, outgoing = _proxy_then_handshake(
+            d.tls_ports["127.0.0.1"], pieces)
+        assert _tls_read(sock, tls, incoming, 10) == b"Welcome!\r\n"
+        tls.write(b"pieces\n")
+        sock.sendall(outgoing.read())
+        assert _tls_read(sock, tls, incoming, 15) == b"Hello, pieces!\n"
+        d.wait_log(r"connection from 192\.0\.2\.9:5151 via ")
+        sock.close()
+        d.stop()
 
 
 def test_a_handshake_sent_byte_by_byte_still_meets_its_timeout():
@@ -412,11 +555,16 @@ BAD_TLS = [
      % re.escape(SERVER.cert)),
     ("no key at all",
      'tls_certificate = "%s";\n' % SERVER.cert,
-     r"tls_key \(empty: the key is read from tls_certificate\): '%s': \S"
-     % re.escape(SERVER.cert)),
+     r"tls_key \(empty: the key is read from tls_certificate\): '%s' holds "
+     r"no private key$" % re.escape(SERVER.cert)),
     ("not a certificate",
      'tls_certificate = "%s";\ntls_key = "%s";\n' % (SERVER.key, SERVER.key),
-     r"tls_certificate: '%s': \S" % re.escape(SERVER.key)),
+     r"tls_certificate: '%s': no start line$" % re.escape(SERVER.key)),
+    ("a key with a passphrase",
+     'tls_certificate = "%s";\ntls_key = "%s";\n'
+     % (SERVER.cert, CA.encrypted_key()),
+     r"tls_key: '.*' holds a key with a passphrase: hellod needs one "
+     r"without"),
     ("a listener without a certificate",
      'tls_bind = ["127.0.0.1"];\n',
      r"tls_bind: TLS listeners need tls_certificate"),

@@ -71,6 +71,14 @@ class Authority:
             chain.write(ca.read())
         return pair
 
+    def encrypted_key(self):
+        """A key file behind a passphrase."""
+        path = os.path.join(self.dir, "encrypted.key")
+        _openssl(self.dir, "genpkey", "-algorithm", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-aes256", "-pass",
+                 "pass:secret", "-out", path)
+        return path
+
     def client_context(self, pair=None, check_name=True):
         """What a careful client uses: this CA, the server's name checked,
         and optionally a certificate of its own."""
