@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -108,21 +109,25 @@ tls_warn_dates(SSL_CTX *ctx, const char *cert)
 static const char *
 tls_key_trouble(const char *path)
 {
-	static char text[64 * 1024];
+	enum { TLS_KEY_FILE_MAX = 64 * 1024 };
+	char *text = malloc(TLS_KEY_FILE_MAX);
+	const char *trouble = NULL;
 	FILE *f = fopen(path, "r");
 	size_t n;
 
-	if (f == NULL)
-		return NULL;
-	n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	if (strstr(text, "ENCRYPTED") != NULL)
-		return "holds a key with a passphrase: hellod needs one without "
-		       "(openssl pkey -in KEY -out NEW)";
-	if (strstr(text, "PRIVATE KEY-----") == NULL)
-		return "holds no private key";
-	return NULL;
+	if (f != NULL && text != NULL) {
+		n = fread(text, 1, TLS_KEY_FILE_MAX - 1, f);
+		text[n] = '\0';
+		if (strstr(text, "ENCRYPTED") != NULL)
+			trouble = "holds a key with a passphrase: hellod needs "
+				  "one without (openssl pkey -in KEY -out NEW)";
+		else if (strstr(text, "PRIVATE KEY-----") == NULL)
+			trouble = "holds no private key";
+	}
+	if (f != NULL)
+		fclose(f);
+	free(text);
+	return trouble;
 }
 
 static int
