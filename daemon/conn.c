@@ -611,11 +611,12 @@ conn_reject(struct conn_loop *loop, int fd, const union net_addr *peer,
 	STATS_ADD(loop->stats->rejected[REJECT_BUSY], 1);
 	log_warnx("refused %s (%s)", net_format(peer, name, sizeof(name)),
 	    stats_reject_name(REJECT_BUSY));
-	if (tls)
-		(void)recv(fd, loop->inbuf, CONN_INBUF, MSG_DONTWAIT);
-	else if (send(fd, conn_busy, sizeof(conn_busy) - 1,
-		     MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+	if (!tls &&
+	    send(fd, conn_busy, sizeof(conn_busy) - 1,
+		MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
 		STATS_ADD(loop->stats->bytes_out, sizeof(conn_busy) - 1);
+	/* What it sent is dropped: the close is an end of stream, no reset. */
+	(void)recv(fd, loop->inbuf, CONN_INBUF, MSG_DONTWAIT);
 	close(fd);
 }
 

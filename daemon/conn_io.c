@@ -110,9 +110,9 @@ conn_free(struct conn *c)
 }
 
 /*
- * Drops what a TLS client sent that nobody will read (its ClientHello, a
- * plain-text line), so the close reaches it as an end of stream, not a
- * reset.
+ * Drops what a client sent that nobody will read (a line sent before the
+ * welcome, a ClientHello), so the close reaches it as an end of stream,
+ * not a reset.
  */
 void
 conn_drop_input(struct conn *c)
@@ -162,11 +162,11 @@ conn_refuse(struct conn *c, enum reject_reason reason, const char *line)
 	STATS_ADD(stats->rejected[reason], 1);
 	log_warnx("refused %s (%s)", net_format(&peer, name, sizeof(name)),
 	    stats_reject_name(reason));
-	if (c->tls) /* before its handshake, it could not read the line */
-		conn_drop_input(c);
-	else if (len > 0 &&
+	/* Before its handshake, a TLS client could not read the line. */
+	if (!c->tls && len > 0 &&
 	    send(conn_fd(c), line, len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
 		STATS_ADD(stats->bytes_out, len);
+	conn_drop_input(c);
 	conn_free(c);
 }
 
@@ -182,8 +182,7 @@ conn_refuse_proxy(struct conn *c, const char *why)
 	log_escape(safe, sizeof(safe), why, strlen(why));
 	log_warnx("refused %s (proxy): %s",
 	    net_format(&peer, name, sizeof(name)), safe);
-	if (c->tls)
-		conn_drop_input(c);
+	conn_drop_input(c);
 	conn_free(c);
 }
 
