@@ -41,6 +41,15 @@ buf_consume(struct buf *b, size_t n)
 		b->off = b->len = 0;
 }
 
+/* Takes back the last n bytes stored. */
+static inline void
+buf_drop_tail(struct buf *b, size_t n)
+{
+	b->len -= n;
+	if (b->off >= b->len)
+		b->off = b->len = 0;
+}
+
 /*
  * Room for n more bytes at the end, counted as stored; NULL if there is no
  * memory for them.  Inline because every reply is built through it, and

@@ -4,6 +4,7 @@
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct config_key {
 	const char *const *def_list; /* NULL-terminated */
 	const char *example;	     /* of a list, for errors */
 	const char *const *choices;
+	bool path; /* a string naming a file: "" or an absolute path */
 	config_check_fn check;
 };
 
@@ -178,7 +180,7 @@ static const struct config_key config_keys[] = {
 	    .type = CONFIG_STRING,
 	    .offset = FIELD(pidfile),
 	    .def_str = "",
-	    .check = config_check_pidfile },
+	    .path = true },
 	{ .name = "log_format",
 	    .type = CONFIG_ENUM,
 	    .offset = FIELD(log_format),
@@ -255,17 +257,17 @@ static const struct config_key config_keys[] = {
 	    .type = CONFIG_STRING,
 	    .offset = FIELD(tls_certificate),
 	    .def_str = "",
-	    .check = config_check_tls_certificate },
+	    .path = true },
 	{ .name = "tls_key",
 	    .type = CONFIG_STRING,
 	    .offset = FIELD(tls_key),
 	    .def_str = "",
-	    .check = config_check_tls_key },
+	    .path = true },
 	{ .name = "tls_client_ca",
 	    .type = CONFIG_STRING,
 	    .offset = FIELD(tls_client_ca),
 	    .def_str = "",
-	    .check = config_check_tls_client_ca },
+	    .path = true },
 	{ .name = "tls_handshake_timeout",
 	    .type = CONFIG_INT,
 	    .offset = FIELD(tls_handshake_timeout),
@@ -419,6 +421,11 @@ config_get_string(struct config *cfg, const struct config_key *key,
 	if (v == NULL) {
 		snprintf(why, whylen, "expected a string, got %s",
 		    config_type_name(s->type));
+		return -1;
+	}
+	/* The working folder varies: a file is named from the root. */
+	if (key->path && v[0] != '\0' && v[0] != '/') {
+		snprintf(why, whylen, "'%s' is not an absolute path", v);
 		return -1;
 	}
 	if (config_set_string((char **)((char *)cfg + key->offset), v) == -1) {

@@ -143,41 +143,6 @@ config_check_unix_group(struct config *cfg, char *why, size_t whylen)
 }
 
 /* A daemon runs in /: a relative pidfile would not be where it was meant. */
-/* A file named by the config: "" or absolute, as the working folder varies. */
-static int
-config_check_path(const char *path, char *why, size_t whylen)
-{
-	if (path[0] != '\0' && path[0] != '/') {
-		snprintf(why, whylen, "'%s' is not an absolute path", path);
-		return -1;
-	}
-	return 0;
-}
-
-int
-config_check_pidfile(struct config *cfg, char *why, size_t whylen)
-{
-	return config_check_path(cfg->pidfile, why, whylen);
-}
-
-int
-config_check_tls_certificate(struct config *cfg, char *why, size_t whylen)
-{
-	return config_check_path(cfg->tls_certificate, why, whylen);
-}
-
-int
-config_check_tls_key(struct config *cfg, char *why, size_t whylen)
-{
-	return config_check_path(cfg->tls_key, why, whylen);
-}
-
-int
-config_check_tls_client_ca(struct config *cfg, char *why, size_t whylen)
-{
-	return config_check_path(cfg->tls_client_ca, why, whylen);
-}
-
 /* "" is off; else "HOST:PORT" or "[IPV6]:PORT", numeric. */
 int
 config_check_metrics_bind(struct config *cfg, char *why, size_t whylen)

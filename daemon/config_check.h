@@ -11,14 +11,10 @@
 
 int config_check_bind(struct config *cfg, char *why, size_t whylen);
 int config_check_tls_bind(struct config *cfg, char *why, size_t whylen);
-int config_check_tls_certificate(struct config *cfg, char *why, size_t whylen);
-int config_check_tls_key(struct config *cfg, char *why, size_t whylen);
-int config_check_tls_client_ca(struct config *cfg, char *why, size_t whylen);
 int config_check_welcome(struct config *cfg, char *why, size_t whylen);
 int config_check_reply(struct config *cfg, char *why, size_t whylen);
 int config_check_user(struct config *cfg, char *why, size_t whylen);
 int config_check_group(struct config *cfg, char *why, size_t whylen);
-int config_check_pidfile(struct config *cfg, char *why, size_t whylen);
 int config_check_metrics_bind(struct config *cfg, char *why, size_t whylen);
 int config_check_trusted(struct config *cfg, char *why, size_t whylen);
 int config_check_unix_mode(struct config *cfg, char *why, size_t whylen);

@@ -526,7 +526,8 @@ conn_peek_header(struct conn *c)
 	if (proxy_parse(buf_head(header), buf_size(header), &h, why,
 		sizeof(why)) == PROXY_DONE)
 		take -= buf_size(header) - h.len;
-	header->len -= (size_t)n;
+	buf_drop_tail(header,
+	    (size_t)n); /* conn_on_header() adds what is taken */
 	return conn_recv_raw(c, take);
 }
 

@@ -204,10 +204,22 @@ conn_tls_events(const struct conn *c, short want)
 }
 
 /*
+ * Decrypted input OpenSSL holds is a read the socket will never signal:
+ * the event is made active for it, while the connection reads (want, its
+ * registered events, has EV_READ) and no write waits for that read.
+ */
+static void
+conn_tls_kick(struct conn *c, short want)
+{
+	if ((want & EV_READ) &&
+	    !(c->more->tls_blocked & CONN_TLS_WRITE_WANTS_READ) &&
+	    tls_has_pending(c->more->ssl))
+		event_active(&c->ev, EV_READ, 0);
+}
+
+/*
  * Registers for exactly the events the connection's state needs.  The
- * callback stays the one conn_accept() gave.  Decrypted input OpenSSL
- * holds is a read the socket will never signal: the event is made active
- * for it once registered.
+ * callback stays the one conn_accept() gave.
  */
 void
 conn_update_events(struct conn *c)
@@ -229,10 +241,8 @@ conn_update_events(struct conn *c)
 		else if (want != EV_PERSIST)
 			event_add(&c->ev, NULL);
 	}
-	if (c->tls && (want & EV_READ) &&
-	    !(c->more->tls_blocked & CONN_TLS_WRITE_WANTS_READ) &&
-	    tls_has_pending(c->more->ssl))
-		event_active(&c->ev, EV_READ, 0);
+	if (c->tls)
+		conn_tls_kick(c, want);
 }
 
 static void
@@ -249,15 +259,20 @@ conn_close_errno(struct conn *c, const char *op)
 	conn_close(c, CLOSE_ERROR);
 }
 
-/* Notes what a TLS call waits for; the events follow when it changed. */
+/*
+ * Notes what a TLS call waits for; the events follow when it changed.
+ * errno stays the call's, for its caller to read.
+ */
 static void
 conn_tls_blocked(struct conn *c, unsigned flag, bool blocked)
 {
 	unsigned was = c->more->tls_blocked;
+	int saved = errno;
 
 	c->more->tls_blocked = blocked ? was | flag : was & ~flag;
 	if (c->more->tls_blocked != was)
 		conn_update_events(c);
+	errno = saved;
 }
 
 /*
@@ -269,14 +284,11 @@ conn_read_bytes(struct conn *c, void *buf, size_t len)
 {
 	enum tls_want want = TLS_WANT_NOTHING;
 	ssize_t n;
-	int saved;
 
 	if (!c->tls)
 		return recv(conn_fd(c), buf, len, 0);
 	n = tls_recv(c->more->ssl, buf, len, &want);
-	saved = errno;
 	conn_tls_blocked(c, CONN_TLS_READ_WANTS_WRITE, want == TLS_WANT_WRITE);
-	errno = saved;
 	return n;
 }
 
@@ -285,14 +297,11 @@ conn_write_bytes(struct conn *c, const void *buf, size_t len)
 {
 	enum tls_want want = TLS_WANT_NOTHING;
 	ssize_t n;
-	int saved;
 
 	if (!c->tls)
 		return send(conn_fd(c), buf, len, MSG_NOSIGNAL);
 	n = tls_send(c->more->ssl, buf, len, &want);
-	saved = errno;
 	conn_tls_blocked(c, CONN_TLS_WRITE_WANTS_READ, want == TLS_WANT_READ);
-	errno = saved;
 	return n;
 }
 
@@ -651,6 +660,6 @@ conn_on_readable(struct conn *c)
 		n < CONN_INBUF && !c->tls) == -1)
 		return;
 	conn_schedule(c);
-	if (c->tls && !c->paused && tls_has_pending(c->more->ssl))
-		event_active(&c->ev, EV_READ, 0);
+	if (c->tls)
+		conn_tls_kick(c, event_get_events(&c->ev));
 }

@@ -251,13 +251,13 @@ tls_new(struct ssl_ctx_st *ctx, int fd)
 {
 	SSL *ssl = SSL_new(ctx);
 
-	if (ssl == NULL) {
-		ERR_clear_error();
-		return NULL;
-	}
-	if (SSL_set_fd(ssl, fd) != 1) {
+	if (ssl != NULL && SSL_set_fd(ssl, fd) != 1) {
 		SSL_free(ssl);
-		ERR_clear_error();
+		ssl = NULL;
+	}
+	if (ssl == NULL) {
+		ERR_clear_error(); /* left behind, it would fail the next call
+				    */
 		return NULL;
 	}
 	SSL_set_accept_state(ssl);

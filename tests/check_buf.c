@@ -83,6 +83,23 @@ START_TEST(test_clear_keeps_memory)
 }
 END_TEST
 
+START_TEST(test_drop_tail_takes_back_the_last_bytes)
+{
+	struct buf b = { 0 };
+
+	ck_assert_int_eq(buf_append(&b, "header", 6), 0);
+	buf_consume(&b, 2);
+	ck_assert_int_eq(buf_append(&b, "+peek", 5), 0);
+	buf_drop_tail(&b, 5);
+	ck_assert_uint_eq(buf_size(&b), 4);
+	ck_assert_mem_eq(buf_head(&b), "ader", 4);
+	buf_drop_tail(&b, 4);
+	ck_assert_uint_eq(buf_size(&b), 0);
+	ck_assert_uint_eq(b.off, 0);
+	buf_release(&b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -92,6 +109,7 @@ main(void)
 		UNIT_TEST(test_growth_keeps_bytes),
 		UNIT_TEST(test_slide_before_grow),
 		UNIT_TEST(test_clear_keeps_memory),
+		UNIT_TEST(test_drop_tail_takes_back_the_last_bytes),
 	};
 
 	return UNIT_MAIN("buf", tests, NULL, NULL);
